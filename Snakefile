@@ -1,0 +1,21 @@
+"""fairat: train every method for every dataset, model, eps and seed; evaluate; tabulate."""
+
+from snakemake.utils import min_version, validate
+
+min_version("9.19")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,28 @@
+"""Workflow step: attack each checkpoint of a run on the test split; flags (.npz), metrics (.json)."""
+
+from pathlib import Path
+
+import torch
+
+from fairat.checkpoint import save_json, save_npz
+from fairat.config import RunConfig
+from fairat.data import load_prepared
+from fairat.evaluate import evaluate_checkpoint
+from fairat.logs import log_to
+
+with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+    sm = snakemake  # noqa: F821
+    torch.set_num_threads(sm.threads)
+    run = RunConfig.from_json(sm.params.run)
+    data = load_prepared(sm.input.data)
+    for checkpoint, metrics, flags_path in zip(
+        sm.input.checkpoints, sm.output.metrics, sm.output.flags, strict=True
+    ):
+        flags, result = evaluate_checkpoint(run, data, checkpoint)
+        result["checkpoint"] = Path(checkpoint).stem
+        save_npz(flags_path, labels=data.y_test, **flags)
+        save_json(result, metrics)
+        scores = ", ".join(
+            f"{a} {r['average']:.3f}/{r['worst']:.3f}" for a, r in result["attacks"].items()
+        )
+        print(f"{result['checkpoint']}: average/worst-class accuracy {scores}")

@@ -1,0 +1,18 @@
+"""Workflow step: prepare one dataset into a .npz of arrays with the stratified validation split."""
+
+from pathlib import Path
+
+from fairat.data import prepare
+from fairat.logs import log_to
+
+with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+    sm = snakemake  # noqa: F821
+    options, val_fraction, split_seed = sm.params.settings
+    out = Path(sm.output[0])
+    data = prepare(
+        sm.wildcards.dataset, Path(sm.params.raw), options, val_fraction, split_seed, out
+    )
+    print(
+        f"{data.dataset}: train {len(data.y_train)}, val {len(data.y_val)}, "
+        f"test {len(data.y_test)}, {data.num_classes} classes -> {out}"
+    )

@@ -1,0 +1,21 @@
+"""Workflow step: train one run and write last.pt, best.pt, history.csv and config.json."""
+
+from pathlib import Path
+
+import torch
+
+from fairat.config import RunConfig
+from fairat.data import load_prepared
+from fairat.logs import log_to
+from fairat.train import train
+
+with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+    sm = snakemake  # noqa: F821
+    torch.set_num_threads(sm.threads)
+    train(
+        RunConfig.from_json(sm.params.run),
+        load_prepared(sm.input.data),
+        Path(sm.output.last).parent,
+        Path(sm.params.resume),
+        init_checkpoint=sm.input.init or None,
+    )

@@ -1,0 +1,6 @@
+"""L-infinity attacks on models that take [0, 1] inputs (METHODS.md sections 0 and 9)."""
+
+from fairat.attacks.losses import LOSSES, attack_loss
+from fairat.attacks.pgd import fgsm, perturb, pgd, radius
+
+__all__ = ["LOSSES", "attack_loss", "fgsm", "perturb", "pgd", "radius"]

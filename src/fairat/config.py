@@ -1,0 +1,189 @@
+"""From the workflow config (validated by the JSON schema) to frozen per-run configs.
+
+The workflow resolves one :class:`RunConfig` per (dataset, model, method, eps, seed), passes it
+to the scripts as JSON, and the package never reads the global config. ``RunConfig.key()`` is a
+hash of everything that changes what training computes; the trainer keys its resume state by it,
+so a changed config never resumes an old run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from fairat.eps import eps_tag, format_eps, parse_eps
+from fairat.methods import METHODS
+from fairat.methods.base import parse_dataclass
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("piecewise", "cosine", "constant")
+DEVICES = ("auto", "cpu", "cuda")
+CHECKPOINTS = ("last", "best")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; a method may override any of them under ``methods.<name>.train``."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    schedule: str = "piecewise"
+    milestones: tuple = ()
+    gamma: float = 0.1
+    select_steps: int = 10
+    augment: bool | None = None
+
+    def __post_init__(self) -> None:
+        _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
+        _one_of("train.schedule", self.schedule, SCHEDULES)
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"train.{name}: {getattr(self, name)} is not allowed; must be >= 1"
+                )
+        object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+        if any(not 0 < m <= self.epochs for m in self.milestones):
+            raise ValueError(
+                f"train.milestones: {list(self.milestones)} must lie in 1..epochs ({self.epochs})"
+            )
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """The attack suite run on the test split for each checkpoint (METHODS.md section 9)."""
+
+    attacks: tuple = ("clean", "fgsm", "pgd20")
+    batch_size: int = 256
+    seed: int = 0
+    checkpoints: tuple = CHECKPOINTS
+
+    def __post_init__(self) -> None:
+        from fairat.evaluate import check_attack_name
+
+        object.__setattr__(self, "attacks", tuple(self.attacks))
+        object.__setattr__(self, "checkpoints", tuple(self.checkpoints))
+        for name in self.attacks:
+            check_attack_name(name)
+        for name in self.checkpoints:
+            _one_of("evaluation.checkpoints", name, CHECKPOINTS)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training run and its evaluation need, resolved from the workflow config."""
+
+    dataset: str
+    model: str
+    method: str
+    eps: float
+    seed: int
+    dataset_options: dict = field(default_factory=dict)
+    model_args: dict = field(default_factory=dict)
+    method_params: dict = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
+    val_fraction: float = 0.02
+    split_seed: int = 0
+    device: str = "auto"
+    compile: bool = False
+
+    @property
+    def eps_label(self) -> str:
+        return format_eps(self.eps)
+
+    def params(self) -> Any:
+        """The method's typed hyper-parameters (errors name ``methods.<name>.<key>``)."""
+        return METHODS.get(self.method).parse_params(self.method_params)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        raw = json.loads(text)
+        raw["train"] = TrainConfig(**raw["train"])
+        raw["evaluation"] = EvalConfig(**raw["evaluation"])
+        return cls(**raw)
+
+    def key(self) -> str:
+        """Hash of what determines training (not the device, the evaluation or compile)."""
+        raw = dataclasses.asdict(self)
+        for name in ("evaluation", "device", "compile"):
+            raw.pop(name)
+        return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _one_of(where: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{where}: {value!r} is not allowed; valid values: {', '.join(allowed)}")
+
+
+def method_entry(config: dict, method: str) -> tuple[dict, dict]:
+    """(hyper-parameters, train overrides) of ``methods.<method>`` in the workflow config."""
+    entry = dict(config["methods"].get(method) or {})
+    overrides = entry.pop("train", None) or {}
+    return entry, overrides
+
+
+def data_settings(config: dict, dataset: str) -> tuple[dict, float, int]:
+    """(options of ``data.<dataset>``, validation fraction, split seed) for preparing a dataset."""
+    data = config.get("data") or {}
+    return (
+        dict(data.get(dataset) or {}),
+        float(data.get("val_fraction", 0.02)),
+        int(data.get("split_seed", 0)),
+    )
+
+
+def resolve_run(
+    config: dict, *, dataset: str, model: str, method: str, eps: str | float, seed: int | str
+) -> RunConfig:
+    """The RunConfig of one run; ``eps`` may be a config value (``8/255``) or its tag (``8_255``)."""
+    params, overrides = method_entry(config, method)
+    train = parse_dataclass(
+        TrainConfig, {**config.get("train", {}), **overrides}, where=f"methods.{method}.train"
+    )
+    options, val_fraction, split_seed = data_settings(config, dataset)
+    run = RunConfig(
+        dataset=dataset,
+        model=model,
+        method=method,
+        eps=parse_eps(eps),
+        seed=int(seed),
+        dataset_options=options,
+        model_args=dict((config.get("model_args") or {}).get(model) or {}),
+        method_params=params,
+        train=train,
+        evaluation=parse_dataclass(EvalConfig, config.get("evaluation", {}), where="evaluation"),
+        val_fraction=val_fraction,
+        split_seed=split_seed,
+        device=config.get("device", "auto"),
+        compile=bool(config.get("compile", False)),
+    )
+    run.params()  # fail now, not inside a job, on a bad hyper-parameter
+    return run
+
+
+def all_runs(config: dict) -> list[RunConfig]:
+    """Every run the config asks for; resolving them checks every method's hyper-parameters."""
+    return [
+        resolve_run(config, dataset=d, model=m, method=k, eps=e, seed=s)
+        for d in config["datasets"]
+        for m in config["models"]
+        for k in config["methods"]
+        for e in config["eps"]
+        for s in config["seeds"]
+    ]
+
+
+def run_dir(run: RunConfig) -> str:
+    """Relative directory of a run: ``{dataset}/{model}/{method}/eps{tag}/seed{seed}``."""
+    return f"{run.dataset}/{run.model}/{run.method}/eps{eps_tag(run.eps)}/seed{run.seed}"

@@ -1,0 +1,169 @@
+"""The interface every training method implements; a new method is one file under ``methods/``.
+
+A method owns its hyper-parameters (a frozen dataclass ``Params`` whose defaults are the paper's),
+the per-batch training loss, and optional hooks between epochs. The trainer supplies a
+:class:`TrainContext` (class count, eps, per-class eps and weights, validation data) and calls:
+
+- ``loss(model, x, y)`` for each batch (model in train mode; attacks switch to eval mode inside);
+- ``on_epoch_end(stats)`` after each epoch with the validation statistics of :class:`EpochStats`;
+- ``log_state()`` to record per-epoch method state (class weights, radii, multipliers) to CSV;
+- ``state_dict()`` / ``load_state_dict()`` so that a resumed run continues bit-identically.
+
+Class attributes declare what the workflow must know before training:
+``init_from`` names the method whose ``last`` checkpoint of the same dataset, model, eps and
+seed this one fine-tunes (FRL fine-tunes TRADES); ``head_size(K)`` lets a method widen the
+classifier head (label-augmented AT uses K + M outputs); ``eval_view`` returns the K-class
+model that evaluation and checkpoint selection attack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from fairat.eps import parse_number
+
+
+@dataclass
+class TrainContext:
+    """What a method may read from (and, for class weights/eps, write to) during training."""
+
+    num_classes: int
+    eps: float
+    clamp: bool
+    device: torch.device
+    epochs: int
+    class_names: list[str]
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    epoch: int = 0
+    class_eps: torch.Tensor = field(init=False)
+    class_weights: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.class_eps = torch.full((self.num_classes,), self.eps, device=self.device)
+        self.class_weights = torch.ones(self.num_classes, device=self.device)
+
+
+@dataclass
+class EpochStats:
+    """Validation statistics after an epoch: per-class accuracy, clean and under PGD (selection attack)."""
+
+    epoch: int
+    val_clean: torch.Tensor  # (K,) per-class accuracy on the validation split
+    val_robust: torch.Tensor  # (K,) per-class accuracy under the selection attack
+    train_loss: float
+
+
+class Method:
+    """Base class: plain cross-entropy on whatever inputs ``training_inputs`` returns."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type]
+    init_from: ClassVar[str | None] = None
+
+    def __init__(self, params: Any, ctx: TrainContext) -> None:
+        self.params = params
+        self.ctx = ctx
+
+    # --- hyper-parameters -------------------------------------------------------------------
+    @classmethod
+    def parse_params(cls, raw: dict[str, Any] | None) -> Any:
+        """Build ``Params`` from a config mapping; unknown keys and bad types name the field."""
+        return parse_dataclass(cls.Params, raw or {}, where=f"methods.{cls.name}")
+
+    # --- model shape ------------------------------------------------------------------------
+    @classmethod
+    def head_size(cls, num_classes: int, params: Any) -> int:
+        return num_classes
+
+    @classmethod
+    def eval_view(cls, model: nn.Module, num_classes: int) -> nn.Module:
+        """The K-class classifier that evaluation attacks; most methods evaluate the model itself."""
+        return model
+
+    # --- training ---------------------------------------------------------------------------
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.ctx.epoch = epoch
+
+    def on_epoch_end(self, stats: EpochStats) -> None:
+        """Hook between epochs; default does nothing."""
+
+    def log_state(self) -> dict[str, float]:
+        """Per-epoch method state to log (e.g. ``weight_cat``); default: nothing."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"class_eps": self.ctx.class_eps, "class_weights": self.ctx.class_weights}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.ctx.class_eps = state["class_eps"].to(self.ctx.device)
+        self.ctx.class_weights = state["class_weights"].to(self.ctx.device)
+
+    # --- helpers for subclasses -------------------------------------------------------------
+    def eps_for(self, y: torch.Tensor) -> torch.Tensor:
+        """Per-sample radius from the per-class radii (all equal to eps unless a method changes them)."""
+        return self.ctx.class_eps[y]
+
+    def step_for(self, y: torch.Tensor, step_ratio: float, step_size: float | None) -> torch.Tensor:
+        """Per-sample step: ``step_size`` scaled like the class radius, or ``step_ratio`` x radius."""
+        eps = self.eps_for(y)
+        if step_size is None:
+            return eps * step_ratio
+        return eps * (step_size / self.ctx.eps) if self.ctx.eps > 0 else torch.zeros_like(eps)
+
+
+def class_names_state(prefix: str, values: torch.Tensor, names: list[str]) -> dict[str, float]:
+    """``{prefix_<class>: value}`` for per-class method state logged to CSV."""
+    return {f"{prefix}_{n}": float(v) for n, v in zip(names, values.tolist(), strict=True)}
+
+
+def parse_dataclass(cls: type, raw: dict[str, Any], *, where: str) -> Any:
+    """Instantiate a dataclass from a mapping, rejecting unknown keys and coercing simple types.
+
+    Fields annotated ``float`` accept fraction strings such as ``"2/255"``; errors name
+    ``where.<field>``, the bad value and what is allowed.
+    """
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected a mapping of hyper-parameters, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"valid keys: {', '.join(fields) or '(none)'}"
+        )
+    values = {}
+    for key, value in raw.items():
+        values[key] = _coerce(fields[key].type, value, f"{where}.{key}")
+    return cls(**values)
+
+
+def _coerce(annotation: Any, value: Any, where: str) -> Any:
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    optional = "None" in str(annotation)
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"{where}: null is not allowed; expected {kind}")
+    base = str(annotation).replace(" | None", "").strip()
+    if base == "float":
+        return parse_number(value, where)
+    if base == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where}: {value!r} is not an integer")
+        return value
+    if base == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: {value!r} is not true or false")
+        return value
+    if base == "str":
+        return str(value)
+    return value

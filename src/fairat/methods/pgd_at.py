@@ -1,0 +1,41 @@
+"""PGD adversarial training (Madry et al. 2018): CE on K-step PGD examples with a uniform start.
+
+Defaults follow METHODS.md section 1: K = 10, step alpha = eps / 4 (2/255 at eps = 8/255).
+``step_size`` fixes an absolute step instead (it scales with a per-class radius).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fairat.attacks import perturb
+from fairat.methods.base import Method
+from fairat.methods.registry import METHODS
+
+
+@METHODS.register("pgd_at")
+class PGDAT(Method):
+    @dataclass(frozen=True)
+    class Params:
+        steps: int = 10
+        step_ratio: float = 0.25
+        step_size: float | None = None
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        p = self.params
+        x_adv = perturb(
+            model,
+            x,
+            y,
+            eps=self.eps_for(y),
+            step_size=self.step_for(y, p.step_ratio, p.step_size),
+            steps=p.steps,
+            loss="ce",
+            random_start="uniform",
+            clamp=self.ctx.clamp,
+        )
+        return F.cross_entropy(model(x_adv).float(), y)

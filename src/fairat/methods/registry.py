@@ -1,0 +1,7 @@
+"""The method registry; ``fairat.methods`` imports every method module so that each registers itself."""
+
+from __future__ import annotations
+
+from fairat.registry import Registry
+
+METHODS: Registry = Registry("method")

@@ -1,0 +1,83 @@
+"""``resnet18``: ResNet-18 in its CIFAR form.
+
+He, Zhang, Ren and Sun, "Deep Residual Learning for Image Recognition", CVPR 2016
+(arXiv:1512.03385), adapted to 32x32 inputs as in kuangliu/pytorch-cifar (``models/resnet.py``)
+and yaodongyu/TRADES (``models/resnet.py``): a 3x3 stride-1 stem convolution with no max-pool,
+four stages of two BasicBlocks with 64/128/256/512 channels (strides 1/2/2/2), projection
+shortcuts (1x1 conv + BN) where the shape changes, global average pooling and a linear head.
+Adaptive pooling replaces the fixed 4x4 average pool so other input sizes work. About 11.17M
+parameters for 10 classes and RGB input.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from fairat.models._common import MODELS, image_shape, init_conv_net
+
+NAME = "resnet18"
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers with a residual connection and ReLU after the sum."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(
+            in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False
+        )
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """CIFAR-style ResNet built from :class:`BasicBlock`; ``blocks`` gives the blocks per stage."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        blocks: tuple[int, ...] = (2, 2, 2, 2),
+        widths: tuple[int, ...] = (64, 128, 256, 512),
+    ) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, widths[0], kernel_size=3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        stages: list[nn.Module] = []
+        channels = widths[0]
+        for i, (count, width) in enumerate(zip(blocks, widths, strict=True)):
+            stride = 1 if i == 0 else 2
+            layers: list[nn.Module] = []
+            for j in range(count):
+                layers.append(BasicBlock(channels, width, stride if j == 0 else 1))
+                channels = width
+            stages.append(nn.Sequential(*layers))
+        self.layers = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, num_classes)
+        init_conv_net(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layers(out)
+        return self.fc(self.pool(out).flatten(1))
+
+
+@MODELS.register(NAME)
+def build_resnet18(*, num_classes: int, input_shape: tuple[int, ...]) -> ResNet:
+    """CIFAR ResNet-18 for image input ``(C, H, W)``."""
+    channels, _, _ = image_shape(NAME, input_shape)
+    return ResNet(channels, num_classes)

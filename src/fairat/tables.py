@@ -1,0 +1,158 @@
+"""Aggregation: the tidy class-wise table and the per-method summary (CSV, Markdown, LaTeX).
+
+``classwise.csv`` has one row per dataset, model, method, eps, seed, checkpoint, attack and
+class. The summary averages over classes within a run (average, worst class), then reports
+mean and standard deviation of those run-level numbers over seeds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CLASSWISE_COLUMNS = [
+    "dataset",
+    "model",
+    "method",
+    "eps",
+    "seed",
+    "checkpoint",
+    "attack",
+    "class",
+    "accuracy",
+    "n",
+]
+GROUP = ["dataset", "model", "method", "eps", "checkpoint", "attack"]
+
+
+def classwise_rows(result: dict) -> list[dict]:
+    """Rows of classwise.csv from one evaluation JSON."""
+    rows = []
+    for attack, report in result["attacks"].items():
+        for name in result["class_names"]:
+            cell = report["per_class"][name]
+            rows.append(
+                {
+                    "dataset": result["dataset"],
+                    "model": result["model"],
+                    "method": result["method"],
+                    "eps": result["eps"],
+                    "seed": result["seed"],
+                    "checkpoint": result["checkpoint"],
+                    "attack": attack,
+                    "class": name,
+                    "accuracy": np.nan if cell["accuracy"] is None else cell["accuracy"],
+                    "n": cell["n"],
+                }
+            )
+    return rows
+
+
+def classwise_table(paths: list[str | Path]) -> pd.DataFrame:
+    rows = [row for p in paths for row in classwise_rows(json.loads(Path(p).read_text()))]
+    return pd.DataFrame(rows, columns=CLASSWISE_COLUMNS)
+
+
+def run_summaries(classwise: pd.DataFrame) -> pd.DataFrame:
+    """Per run and attack: average over classes and worst class (classes with n = 0 left out)."""
+    present = classwise[classwise["n"] > 0]
+    return (
+        present.groupby([*GROUP, "seed"], sort=False)["accuracy"]
+        .agg(average="mean", worst="min")
+        .reset_index()
+    )
+
+
+def summary_table(classwise: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds of the run averages and worst-class accuracies."""
+    runs = run_summaries(classwise)
+    out = (
+        runs.groupby(GROUP, sort=False)
+        .agg(
+            n_seeds=("seed", "nunique"),
+            average_mean=("average", "mean"),
+            average_std=("average", lambda s: s.std(ddof=1) if len(s) > 1 else np.nan),
+            worst_mean=("worst", "mean"),
+            worst_std=("worst", lambda s: s.std(ddof=1) if len(s) > 1 else np.nan),
+        )
+        .reset_index()
+    )
+    return out
+
+
+def _cell(mean: float, std: float, scale: float = 100.0) -> str:
+    if np.isnan(std):
+        return f"{mean * scale:.2f}"
+    return f"{mean * scale:.2f} ± {std * scale:.2f}"
+
+
+def wide_summary(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
+    """One table per (dataset, model, eps, checkpoint): a row per method, two columns per attack."""
+    tables = {}
+    attacks = list(dict.fromkeys(summary["attack"]))
+    for key, block in summary.groupby(["dataset", "model", "eps", "checkpoint"], sort=False):
+        rows = {}
+        for _, r in block.iterrows():
+            row = rows.setdefault(r["method"], {"method": r["method"]})
+            row[f"{r['attack']} avg"] = _cell(r["average_mean"], r["average_std"])
+            row[f"{r['attack']} worst"] = _cell(r["worst_mean"], r["worst_std"])
+        cols = ["method"] + [f"{a} {s}" for a in attacks for s in ("avg", "worst")]
+        tables[key] = pd.DataFrame(list(rows.values())).reindex(columns=cols)
+    return tables
+
+
+def summary_markdown(summary: pd.DataFrame) -> str:
+    parts = ["# Summary: average and worst-class accuracy (%), mean ± std over seeds\n"]
+    for (dataset, model, eps, ckpt), table in wide_summary(summary).items():
+        n = int(summary[(summary["dataset"] == dataset) & (summary["eps"] == eps)]["n_seeds"].max())
+        parts.append(f"\n## {dataset} / {model} / eps {eps} / checkpoint {ckpt} ({n} seeds)\n\n")
+        header = "| " + " | ".join(table.columns) + " |"
+        rule = "|" + "|".join("---" for _ in table.columns) + "|"
+        lines = [
+            "| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)
+        ]
+        parts.append("\n".join([header, rule, *lines]) + "\n")
+    return "".join(parts)
+
+
+def _tex_escape(text: str) -> str:
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("_", r"\_"),
+        ("%", r"\%"),
+        ("&", r"\&"),
+        ("#", r"\#"),
+    ):
+        text = text.replace(a, b)
+    return text.replace("±", r"$\pm$")
+
+
+def summary_latex(summary: pd.DataFrame) -> str:
+    """booktabs tables, one per (dataset, model, eps, checkpoint)."""
+    parts = [
+        "% generated by fairat: average / worst-class accuracy (%), mean \\pm std over seeds\n"
+    ]
+    for (dataset, model, eps, ckpt), table in wide_summary(summary).items():
+        cols = "l" + "r" * (len(table.columns) - 1)
+        body = [" & ".join(_tex_escape(str(c)) for c in table.columns) + r" \\"]
+        body += [
+            " & ".join(_tex_escape(str(v)) for v in row) + r" \\"
+            for row in table.itertuples(index=False)
+        ]
+        caption = _tex_escape(f"{dataset}, {model}, eps {eps}, {ckpt} checkpoint")
+        parts.append(
+            "\\begin{table}[t]\n\\centering\n"
+            f"\\caption{{{caption}}}\n"
+            f"\\begin{{tabular}}{{{cols}}}\n\\toprule\n{body[0]}\n\\midrule\n"
+            + "\n".join(body[1:])
+            + "\n\\bottomrule\n\\end{tabular}\n\\end{table}\n\n"
+        )
+    return "".join(parts)
+
+
+def read_classwise(path: str | Path) -> pd.DataFrame:
+    """Read classwise.csv keeping eps labels (``8/255``) and class names as strings."""
+    return pd.read_csv(path, dtype={"eps": str, "class": str})

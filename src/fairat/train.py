@@ -1,0 +1,304 @@
+"""The training loop: in-memory data, batched augmentation, validation each epoch, atomic resume.
+
+Read top to bottom: build the model and method, restore the resume state if one exists for this
+run's config hash, then for each epoch shuffle, augment, step, validate (clean and PGD on the
+validation split), call the method's hook, log one line and save the resume state. At the end
+write ``last.pt`` (model, optimiser, scheduler, epoch, RNG states, config), ``best.pt`` (weights
+of the epoch with the best worst-class validation robust accuracy, METHODS.md section 0),
+``history.csv`` and ``config.json``, each atomically, then delete the resume state.
+
+Randomness is drawn from generators seeded by (seed, epoch), so a resumed run repeats the
+uninterrupted one bit for bit on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from fairat.checkpoint import load_torch, rng_state, save_text, save_torch, set_rng_state
+from fairat.config import RunConfig, TrainConfig
+from fairat.data import SplitData, augment_batch, to_float
+from fairat.device import autocast, maybe_compile, prepare_model, resolve_device
+from fairat.evaluate import evaluate_model
+from fairat.methods import METHODS, EpochStats, Method, TrainContext
+from fairat.models import create_model
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed + 1) * 1_000_003 + epoch
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_model(run: RunConfig, data: SplitData) -> nn.Module:
+    """The network for a run: head size from the method, normalisation from the dataset."""
+    method_cls = METHODS.get(run.method)
+    return create_model(
+        run.model,
+        num_classes=method_cls.head_size(data.num_classes, run.params()),
+        input_shape=data.input_shape,
+        mean=data.mean,
+        std=data.std,
+        **run.model_args,
+    )
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
+            weight_decay=cfg.weight_decay,
+        )
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
+    """Multiplier of the base lr for 0-based epoch e.
+
+    ``piecewise``: times ``gamma`` once for each milestone m with e >= m (after m epochs);
+    ``cosine``: 0.5 (1 + cos(pi e / epochs)); ``constant``: 1.
+    """
+    if cfg.schedule == "piecewise":
+        return lambda e: cfg.gamma ** sum(e >= m for m in cfg.milestones)
+    if cfg.schedule == "cosine":
+        return lambda e: 0.5 * (1 + math.cos(math.pi * e / cfg.epochs))
+    return lambda e: 1.0
+
+
+def train(
+    run: RunConfig,
+    data: SplitData,
+    out_dir: str | Path,
+    resume_dir: str | Path,
+    *,
+    init_checkpoint: str | Path | None = None,
+    progress: bool = True,
+    after_epoch: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Train one run and write its outputs to ``out_dir``; returns the per-epoch history.
+
+    ``after_epoch(epoch)`` is called once the epoch's resume state is saved (tests use it to
+    simulate a crash).
+    """
+    out_dir, resume_dir = Path(out_dir), Path(resume_dir)
+    device = resolve_device(run.device)
+    cfg = run.train
+    method_cls = METHODS.get(run.method)
+    params = run.params()
+    seed_everything(run.seed)
+    raw_model = prepare_model(build_model(run, data), device, image=len(data.input_shape) == 3)
+    if method_cls.init_from:
+        _load_init(raw_model, run, init_checkpoint, device)
+    model = maybe_compile(raw_model, device, run.compile)
+
+    x_train = torch.from_numpy(data.x_train).to(device)
+    y_train = torch.from_numpy(data.y_train).to(device)
+    x_val = torch.from_numpy(data.x_val).to(device)
+    y_val = torch.from_numpy(data.y_val).to(device)
+    ctx = TrainContext(
+        num_classes=data.num_classes,
+        eps=run.eps,
+        clamp=data.clamp,
+        device=device,
+        epochs=cfg.epochs,
+        class_names=data.class_names,
+        x_val=to_float(x_val),
+        y_val=y_val,
+    )
+    method: Method = method_cls(params, ctx)
+    optimizer = make_optimizer(raw_model, cfg)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg))
+    augment = data.augment if cfg.augment is None else cfg.augment
+
+    state_path = resume_dir / f"{run.key()}.pt"
+    start, history, best = 0, [], {"score": [-1.0, -1.0], "epoch": -1, "model": None}
+    if state_path.exists():
+        state = load_torch(state_path, device)
+        raw_model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        method.load_state_dict(state["method"])
+        set_rng_state(state["rng"])
+        start, history, best = state["epoch"] + 1, state["history"], state["best"]
+        _log(f"[{run.method}] resuming from epoch {start} ({state_path})")
+
+    for epoch in range(start, cfg.epochs):
+        t0 = time.time()
+        method.on_epoch_start(epoch)
+        torch.manual_seed(epoch_seed(run.seed, epoch))
+        g = torch.Generator(device=device).manual_seed(epoch_seed(run.seed, epoch))
+        perm = torch.randperm(len(x_train), generator=g, device=device)
+        model.train()
+        total, count = 0.0, 0
+        batches = range(0, len(perm), cfg.batch_size)
+        bar = tqdm(
+            batches,
+            desc=f"{run.method} epoch {epoch + 1}/{cfg.epochs}",
+            disable=not progress,
+            leave=False,
+            file=sys.stderr,
+        )
+        for i in bar:
+            idx = perm[i : i + cfg.batch_size]
+            xb, yb = to_float(x_train[idx]), y_train[idx]
+            if augment:
+                xb = augment_batch(xb, generator=g)
+            if device.type == "cuda" and xb.ndim == 4:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with autocast(device):
+                loss = method.loss(model, xb, yb)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"[{run.method}] loss is {loss.item()} at epoch {epoch + 1}"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+            count += len(idx)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+
+        stats = validate(method_cls.eval_view(model, data.num_classes), ctx, run, device)
+        stats.train_loss = total / max(count, 1)
+        stats.epoch = epoch
+        method.on_epoch_end(stats)
+        row = _history_row(stats, lr, data.class_names, method.log_state())
+        history.append(row)
+        score = [row["val_robust_worst"], row["val_robust_avg"]]
+        if score > best["score"]:
+            best = {
+                "score": score,
+                "epoch": epoch,
+                "model": {k: v.detach().clone() for k, v in raw_model.state_dict().items()},
+            }
+        _log(
+            f"[{run.method} eps={run.eps_label} seed={run.seed}] epoch {epoch + 1}/{cfg.epochs} "
+            f"loss {row['train_loss']:.4f} lr {lr:.4g} val clean {row['val_clean_avg']:.3f} "
+            f"(worst {row['val_clean_worst']:.3f}) robust {row['val_robust_avg']:.3f} "
+            f"(worst {row['val_robust_worst']:.3f}) {time.time() - t0:.1f}s"
+        )
+        save_torch(
+            {
+                "model": raw_model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "method": method.state_dict(),
+                "epoch": epoch,
+                "rng": rng_state(),
+                "history": history,
+                "best": best,
+                "config": run.to_json(),
+            },
+            state_path,
+        )
+        if after_epoch is not None:
+            after_epoch(epoch)
+
+    _write_outputs(out_dir, run, raw_model, optimizer, scheduler, method, history, best)
+    state_path.unlink(missing_ok=True)
+    return pd.DataFrame(history)
+
+
+def validate(
+    model: nn.Module, ctx: TrainContext, run: RunConfig, device: torch.device
+) -> EpochStats:
+    """Per-class clean and PGD-k (``train.select_steps``) accuracy on the validation split."""
+    flags, reports = evaluate_model(
+        model,
+        ctx.x_val,
+        ctx.y_val,
+        attacks=("clean", f"pgd{run.train.select_steps}"),
+        eps=run.eps,
+        clamp=ctx.clamp,
+        class_names=ctx.class_names,
+        batch_size=max(run.evaluation.batch_size, 1),
+        seed=run.split_seed,
+        to_float=lambda t: t,
+        autocast=lambda: autocast(device),
+        progress=False,
+    )
+    per_class = [
+        torch.tensor([r["per_class"][n]["accuracy"] or 0.0 for n in ctx.class_names])
+        for r in reports.values()
+    ]
+    return EpochStats(epoch=-1, val_clean=per_class[0], val_robust=per_class[1], train_loss=0.0)
+
+
+def _history_row(stats: EpochStats, lr: float, names: list[str], state: dict) -> dict[str, Any]:
+    row = {
+        "epoch": stats.epoch + 1,
+        "lr": lr,
+        "train_loss": stats.train_loss,
+        "val_clean_avg": float(stats.val_clean.mean()),
+        "val_clean_worst": float(stats.val_clean.min()),
+        "val_robust_avg": float(stats.val_robust.mean()),
+        "val_robust_worst": float(stats.val_robust.min()),
+    }
+    row.update({f"val_robust_{n}": float(v) for n, v in zip(names, stats.val_robust, strict=True)})
+    row.update(state)
+    return row
+
+
+def _write_outputs(out_dir, run, model, optimizer, scheduler, method, history, best) -> None:
+    config = run.to_json()
+    save_torch(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "method": method.state_dict(),
+            "epoch": len(history) - 1,
+            "rng": rng_state(),
+            "config": config,
+        },
+        out_dir / "last.pt",
+    )
+    save_torch(
+        {
+            "model": best["model"],
+            "epoch": best["epoch"],
+            "val_robust_worst": best["score"][0],
+            "config": config,
+        },
+        out_dir / "best.pt",
+    )
+    save_text(pd.DataFrame(history).to_csv(index=False), out_dir / "history.csv")
+    save_text(config + "\n", out_dir / "config.json")
+
+
+def _load_init(model: nn.Module, run: RunConfig, path: str | Path | None, device) -> None:
+    if path is None:
+        raise ValueError(
+            f"method {run.method!r} fine-tunes the 'last' checkpoint of a "
+            f"{METHODS.get(run.method).init_from!r} run; pass init_checkpoint"
+        )
+    model.load_state_dict(load_torch(path, device)["model"])
+    _log(f"[{run.method}] initialised from {path}")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+__all__ = ["build_model", "epoch_seed", "lr_factor", "train", "validate"]

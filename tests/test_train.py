@@ -1,0 +1,126 @@
+"""Training: outputs, bit-identical resume after a crash, no resume across configs, schedules."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from fairat.checkpoint import load_torch
+from fairat.config import TrainConfig
+from fairat.train import lr_factor, train
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def crash_after(n: int):
+    def hook(epoch: int) -> None:
+        if epoch == n:
+            raise Crash(f"simulated crash after epoch {epoch + 1}")
+
+    return hook
+
+
+def test_outputs_and_checkpoint_contents(digits, tiny_run, tmp_path):
+    run = tiny_run("trades", epochs=2)
+    history = train(run, digits, tmp_path / "out", tmp_path / "resume", progress=False)
+    assert list(history["epoch"]) == [1, 2]
+    for name in ("last.pt", "best.pt", "history.csv", "config.json"):
+        assert (tmp_path / "out" / name).exists()
+    last = load_torch(tmp_path / "out" / "last.pt")
+    assert {"model", "optimizer", "scheduler", "epoch", "rng", "config", "method"} <= set(last)
+    assert last["epoch"] == 1
+    assert last["config"] == run.to_json()
+    best = load_torch(tmp_path / "out" / "best.pt")
+    assert best["epoch"] in (0, 1)
+    assert not list((tmp_path / "resume").glob("*.pt"))  # resume state removed after success
+    assert {f"val_robust_{c}" for c in digits.class_names} <= set(history.columns)
+
+
+def test_interrupted_run_resumes_bit_identically(digits, tiny_run, tmp_path):
+    run = tiny_run("pgd_at", epochs=3)
+    train(run, digits, tmp_path / "straight", tmp_path / "r1", progress=False)
+
+    with pytest.raises(Crash):
+        train(
+            run,
+            digits,
+            tmp_path / "resumed",
+            tmp_path / "r2",
+            progress=False,
+            after_epoch=crash_after(1),
+        )
+    assert not (tmp_path / "resumed" / "last.pt").exists()  # nothing half-written
+    assert len(list((tmp_path / "r2").glob("*.pt"))) == 1
+    history = train(run, digits, tmp_path / "resumed", tmp_path / "r2", progress=False)
+    assert list(history["epoch"]) == [1, 2, 3]
+
+    a = load_torch(tmp_path / "straight" / "last.pt")
+    b = load_torch(tmp_path / "resumed" / "last.pt")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
+    for k, state in a["optimizer"]["state"].items():
+        assert torch.equal(state["momentum_buffer"], b["optimizer"]["state"][k]["momentum_buffer"])
+    best_a = load_torch(tmp_path / "straight" / "best.pt")
+    best_b = load_torch(tmp_path / "resumed" / "best.pt")
+    assert best_a["epoch"] == best_b["epoch"]
+
+
+def test_changed_config_does_not_resume(digits, tiny_run, tmp_path):
+    run = tiny_run("natural", epochs=3)
+    with pytest.raises(Crash):
+        train(
+            run,
+            digits,
+            tmp_path / "out",
+            tmp_path / "resume",
+            progress=False,
+            after_epoch=crash_after(1),
+        )
+    changed = dataclasses.replace(run, train=dataclasses.replace(run.train, lr=0.01))
+    assert changed.key() != run.key()
+    epochs_run = []
+    train(
+        changed,
+        digits,
+        tmp_path / "out",
+        tmp_path / "resume",
+        progress=False,
+        after_epoch=epochs_run.append,
+    )
+    assert epochs_run == [0, 1, 2]  # started from scratch
+    # the old run's state is still there and still resumes only its own config
+    assert (tmp_path / "resume" / f"{run.key()}.pt").exists()
+    # evaluation-only changes keep the key
+    assert dataclasses.replace(run, device="cuda").key() == run.key()
+
+
+def test_same_seed_same_weights_different_seed_different(digits, tiny_run, tmp_path):
+    runs = {"a": tiny_run("natural", epochs=1), "b": tiny_run("natural", epochs=1)}
+    runs["c"] = dataclasses.replace(runs["a"], seed=1)
+    weights = {}
+    for name, run in runs.items():
+        train(run, digits, tmp_path / name, tmp_path / f"r{name}", progress=False)
+        weights[name] = load_torch(tmp_path / name / "last.pt")["model"]
+    assert all(torch.equal(v, weights["b"][k]) for k, v in weights["a"].items())
+    assert not all(torch.equal(v, weights["c"][k]) for k, v in weights["a"].items())
+
+
+def test_lr_schedules():
+    piecewise = lr_factor(TrainConfig(epochs=110, milestones=(100, 105), gamma=0.1))
+    assert [piecewise(e) for e in (0, 99, 100, 104, 105)] == pytest.approx([1, 1, 0.1, 0.1, 0.01])
+    cosine = lr_factor(TrainConfig(epochs=10, schedule="cosine"))
+    assert cosine(0) == 1.0 and cosine(5) == pytest.approx(0.5)
+
+
+def test_train_config_errors_name_the_field():
+    with pytest.raises(
+        ValueError, match=r"train\.optimizer: 'adamw' is not allowed; valid values: sgd, adam"
+    ):
+        TrainConfig(optimizer="adamw")
+    with pytest.raises(ValueError, match=r"train\.milestones"):
+        TrainConfig(epochs=10, milestones=(20,))

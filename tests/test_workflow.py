@@ -1,0 +1,153 @@
+"""The workflow end to end: snakemake on a tiny config in a temporary directory."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(
+    workdir: Path, *args: str, config: Path = TINY, **kwargs
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(config), *args],
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
+
+
+def write_config(tmp_path: Path, **changes) -> Path:
+    config = yaml.safe_load(TINY.read_text())
+    config.update(changes)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_workflow_end_to_end(tmp_path):
+    done = snakemake(tmp_path, "--cores", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    classwise = pd.read_csv(tmp_path / "results/tables/classwise.csv", dtype={"class": str})
+    assert list(classwise.columns) == [
+        "dataset",
+        "model",
+        "method",
+        "eps",
+        "seed",
+        "checkpoint",
+        "attack",
+        "class",
+        "accuracy",
+        "n",
+    ]
+    # 2 methods x 1 eps x 2 seeds x 2 checkpoints x 3 attacks x 10 classes
+    assert len(classwise) == 2 * 2 * 2 * 3 * 10
+    assert set(classwise["method"]) == {"natural", "pgd_at"}
+    assert set(classwise["attack"]) == {"clean", "fgsm", "pgd5"}
+    assert set(classwise["eps"]) == {"16/255"}
+    assert classwise["accuracy"].between(0, 1).all()
+    # per-class counts add up to the test split in every (run, checkpoint, attack)
+    totals = classwise.groupby(["method", "seed", "checkpoint", "attack"])["n"].sum()
+    assert (totals == 539).all()
+
+    summary = pd.read_csv(tmp_path / "results/tables/summary.csv")
+    assert len(summary) == 2 * 2 * 3 and (summary["n_seeds"] == 2).all()
+    md = (tmp_path / "results/tables/summary.md").read_text()
+    assert "| natural |" in md and "| pgd_at |" in md and "clean worst" in md
+    assert r"\toprule" in (tmp_path / "results/tables/summary.tex").read_text()
+    assert (tmp_path / "results/figures/classwise_robust.png").stat().st_size > 10_000
+    assert (tmp_path / "logs/train/digits/cnn_small/pgd_at/eps16_255/seed0.log").exists()
+
+    # nothing to do on a second invocation
+    again = snakemake(tmp_path, "--cores", "2", "-n")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+    report = snakemake(tmp_path, "--report", "results/report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (tmp_path / "results/report.html").stat().st_size > 50_000
+
+
+def test_misspelt_method_fails_before_any_job(tmp_path):
+    config = write_config(tmp_path, methods={"natural": {}, "tradess": {}})
+    result = snakemake(tmp_path, "--cores", "1", config=config)
+    assert result.returncode != 0
+    err = result.stdout + result.stderr
+    assert "'tradess'" in err and "trades" in err and "pgd_at" in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_bad_hyper_parameter_fails_before_any_job(tmp_path):
+    config = write_config(tmp_path, methods={"pgd_at": {"stepz": 3}})
+    result = snakemake(tmp_path, "--cores", "1", config=config)
+    assert result.returncode != 0
+    assert "methods.pgd_at: unknown key(s) 'stepz'" in result.stdout + result.stderr
+
+
+def test_killed_training_resumes_to_the_same_checkpoint(tmp_path):
+    config = write_config(
+        tmp_path,
+        seeds=[0],
+        methods={"pgd_at": {"steps": 3}},
+        train={"epochs": 8, "batch_size": 64, "lr": 0.05, "schedule": "cosine", "select_steps": 2},
+    )
+    target = "results/runs/digits/cnn_small/pgd_at/eps16_255/seed0/last.pt"
+    straight = tmp_path / "straight"
+    assert snakemake(straight, "--cores", "1", target, config=config).returncode == 0
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [
+            *SNAKEMAKE,
+            "--directory",
+            str(killed),
+            "--configfile",
+            str(config),
+            "--cores",
+            "1",
+            target,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    resume = killed / ".fairat-resume"
+    deadline = time.time() + 120
+    while not list(resume.glob("*.pt")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    # kill the training process itself, as a crash or a preempted node would; snakemake sees
+    # the job fail and, as for any failed job, removes its declared outputs
+    jobs = [
+        p
+        for p in psutil.Process(proc.pid).children(recursive=True)
+        if any("train.py" in part for part in p.cmdline())
+    ]
+    assert jobs, "no training process found"
+    for job in jobs:
+        job.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=120) != 0
+    assert not (killed / target).exists(), "training finished before it could be killed"
+    assert list(resume.glob("*.pt"))
+
+    rerun = snakemake(killed, "--cores", "1", target, config=config)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    log = (killed / "logs/train/digits/cnn_small/pgd_at/eps16_255/seed0.log").read_text()
+    assert "resuming from epoch" in log
+    a = torch.load(straight / target, weights_only=True)["model"]
+    b = torch.load(killed / target, weights_only=True)["model"]
+    assert all(torch.equal(v, b[k]) for k, v in a.items())

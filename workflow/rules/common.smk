@@ -1,0 +1,82 @@
+"""Config validation, wildcard constraints, paths and input functions (nothing else)."""
+
+from pathlib import Path
+
+from fairat.config import all_runs, data_settings, resolve_run
+from fairat.eps import eps_tag
+from fairat.methods import METHODS
+from fairat.schema import write_schema
+
+BASE = Path(workflow.basedir)
+validate(
+    config,
+    write_schema(
+        BASE / "workflow/schemas/config.schema.yaml",
+        Path(".snakemake/fairat/config.schema.json"),
+    ),
+)
+RUNS = all_runs(config)  # resolving every run checks each method's hyper-parameters now
+
+DATA = config["data_dir"]
+RESULTS = config["results_dir"]
+RUN = "{dataset}/{model}/{method}/eps{eps}/seed{seed}"
+CHECKPOINTS = config["evaluation"].get("checkpoints", ["last", "best"])
+GPUS = 1 if config["device"] == "cuda" else 0
+
+
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+    model="[a-z0-9_]+",
+    method="[a-z0-9_]+",
+    eps="[0-9._]+",
+    seed="[0-9]+",
+    checkpoint="last|best",
+
+
+def run_config(wildcards):
+    """The resolved RunConfig of a run, from its wildcards."""
+    return resolve_run(
+        config,
+        dataset=wildcards.dataset,
+        model=wildcards.model,
+        method=wildcards.method,
+        eps=wildcards.eps,
+        seed=wildcards.seed,
+    )
+
+
+def run_path(run):
+    return RUN.format(
+        dataset=run.dataset,
+        model=run.model,
+        method=run.method,
+        eps=eps_tag(run.eps),
+        seed=run.seed,
+    )
+
+
+def init_checkpoint(wildcards):
+    """The `last` checkpoint of the run a method fine-tunes (FRL: TRADES), else nothing."""
+    parent = METHODS.get(wildcards.method).init_from
+    if parent is None:
+        return []
+    run = RUN.format(**{**wildcards, "method": parent})
+    return f"{RESULTS}/runs/{run}/last.pt"
+
+
+def eval_jsons():
+    return [
+        f"{RESULTS}/eval/{run_path(run)}/{checkpoint}.json"
+        for run in RUNS
+        for checkpoint in CHECKPOINTS
+    ]
+
+
+def final_outputs():
+    return [
+        f"{RESULTS}/tables/classwise.csv",
+        f"{RESULTS}/tables/summary.csv",
+        f"{RESULTS}/tables/summary.md",
+        f"{RESULTS}/tables/summary.tex",
+        f"{RESULTS}/figures/classwise_robust.png",
+    ]

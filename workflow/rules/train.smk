@@ -1,0 +1,21 @@
+rule train:
+    input:
+        data=f"{DATA}/{{dataset}}.npz",
+        init=init_checkpoint,
+    output:
+        last=f"{RESULTS}/runs/{RUN}/last.pt",
+        best=f"{RESULTS}/runs/{RUN}/best.pt",
+        history=f"{RESULTS}/runs/{RUN}/history.csv",
+        config=f"{RESULTS}/runs/{RUN}/config.json",
+    log:
+        f"logs/train/{RUN}.log",
+    conda:
+        "../envs/fairat.yaml"
+    threads: 1
+    resources:
+        gpu=GPUS,
+    params:
+        run=lambda w: run_config(w).to_json(),
+        resume=config["resume_dir"],
+    script:
+        "../../scripts/train.py"
