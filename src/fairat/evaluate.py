@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from fairat.attacks import fgsm, pgd
 from fairat.checkpoint import load_torch
@@ -24,6 +23,7 @@ from fairat.data import SplitData, to_float
 from fairat.device import autocast, prepare_model, resolve_device
 from fairat.methods import METHODS
 from fairat.metrics import attack_report
+from fairat.progress import progress_bar
 
 if TYPE_CHECKING:
     from fairat.config import RunConfig
@@ -76,7 +76,7 @@ def predict_flags(
     device = x.device
     out = []
     for b, start in enumerate(
-        tqdm(range(0, len(x), batch_size), desc=desc, leave=False, disable=not progress)
+        progress_bar(range(0, len(x), batch_size), desc=desc, enabled=progress)
     ):
         xb = to_float(x[start : start + batch_size])
         yb = y[start : start + batch_size]

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from fairat.checkpoint import load_torch, rng_state, save_text, save_torch, set_rng_state
 from fairat.config import RunConfig, TrainConfig
@@ -34,6 +33,7 @@ from fairat.device import autocast, maybe_compile, prepare_model, resolve_device
 from fairat.evaluate import evaluate_model
 from fairat.methods import METHODS, EpochStats, Method, TrainContext
 from fairat.models import create_model
+from fairat.progress import progress_bar
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -146,41 +146,23 @@ def train(
         method.on_epoch_start(epoch)
         torch.manual_seed(epoch_seed(run.seed, epoch))
         g = torch.Generator(device=device).manual_seed(epoch_seed(run.seed, epoch))
-        perm = torch.randperm(len(x_train), generator=g, device=device)
-        model.train()
-        total, count = 0.0, 0
-        batches = range(0, len(perm), cfg.batch_size)
-        bar = tqdm(
-            batches,
+        train_loss = train_epoch(
+            model,
+            method,
+            optimizer,
+            x_train,
+            y_train,
+            batch_size=cfg.batch_size,
+            augment=augment,
+            generator=g,
+            progress=progress,
             desc=f"{run.method} epoch {epoch + 1}/{cfg.epochs}",
-            disable=not progress,
-            leave=False,
-            file=sys.stderr,
         )
-        for i in bar:
-            idx = perm[i : i + cfg.batch_size]
-            xb, yb = to_float(x_train[idx]), y_train[idx]
-            if augment:
-                xb = augment_batch(xb, generator=g)
-            if device.type == "cuda" and xb.ndim == 4:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with autocast(device):
-                loss = method.loss(model, xb, yb)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"[{run.method}] loss is {loss.item()} at epoch {epoch + 1}"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
-            bar.set_postfix(loss=f"{total / count:.4f}")
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
 
         stats = validate(method_cls.eval_view(model, data.num_classes), ctx, run, device)
-        stats.train_loss = total / max(count, 1)
+        stats.train_loss = train_loss
         stats.epoch = epoch
         method.on_epoch_end(stats)
         row = _history_row(stats, lr, data.class_names, method.log_state())
@@ -218,6 +200,45 @@ def train(
     _write_outputs(out_dir, run, raw_model, optimizer, scheduler, method, history, best)
     state_path.unlink(missing_ok=True)
     return pd.DataFrame(history)
+
+
+def train_epoch(
+    model: nn.Module,
+    method: Method,
+    optimizer: torch.optim.Optimizer,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    *,
+    batch_size: int,
+    augment: bool,
+    generator: torch.Generator,
+    progress: bool,
+    desc: str,
+) -> float:
+    """One pass over the shuffled training set; returns the mean training loss."""
+    device = x_train.device
+    perm = torch.randperm(len(x_train), generator=generator, device=device)
+    model.train()
+    total, count = 0.0, 0
+    bar = progress_bar(range(0, len(perm), batch_size), desc=desc, enabled=progress)
+    for i in bar:
+        idx = perm[i : i + batch_size]
+        xb, yb = to_float(x_train[idx]), y_train[idx]
+        if augment:
+            xb = augment_batch(xb, generator=generator)
+        if device.type == "cuda" and xb.ndim == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with autocast(device):
+            loss = method.loss(model, xb, yb)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"[{method.name}] training loss became {loss.item()}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(idx)
+        count += len(idx)
+        bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
+    return total / max(count, 1)
 
 
 def validate(
