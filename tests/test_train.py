@@ -28,7 +28,7 @@ def test_outputs_and_checkpoint_contents(digits, tiny_run, tmp_path):
     run = tiny_run("trades", epochs=2)
     history = train(run, digits, tmp_path / "out", tmp_path / "resume", progress=False)
     assert list(history["epoch"]) == [1, 2]
-    for name in ("last.pt", "best.pt", "history.csv", "config.json"):
+    for name in ("last.pt", "best.pt", "history.csv", "method_state.csv", "config.json"):
         assert (tmp_path / "out" / name).exists()
     last = load_torch(tmp_path / "out" / "last.pt")
     assert {"model", "optimizer", "scheduler", "epoch", "rng", "config", "method"} <= set(last)

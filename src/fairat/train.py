@@ -5,7 +5,8 @@ run's config hash, then for each epoch shuffle, augment, step, validate (clean a
 validation split), call the method's hook, log one line and save the resume state. At the end
 write ``last.pt`` (model, optimiser, scheduler, epoch, RNG states, config), ``best.pt`` (weights
 of the epoch with the best worst-class validation robust accuracy, METHODS.md section 0),
-``history.csv`` and ``config.json``, each atomically, then delete the resume state.
+``history.csv``, ``method_state.csv`` (per-epoch method state: class weights, radii, ...) and
+``config.json``, each atomically, then delete the resume state.
 
 Randomness is drawn from generators seeded by (seed, epoch), so a resumed run repeats the
 uninterrupted one bit for bit on the CPU.
@@ -130,7 +131,12 @@ def train(
     augment = data.augment if cfg.augment is None else cfg.augment
 
     state_path = resume_dir / f"{run.key()}.pt"
-    start, history, best = 0, [], {"score": [-1.0, -1.0], "epoch": -1, "model": None}
+    start, history, method_state, best = (
+        0,
+        [],
+        [],
+        {"score": [-1.0, -1.0], "epoch": -1, "model": None},
+    )
     if state_path.exists():
         state = load_torch(state_path, device)
         raw_model.load_state_dict(state["model"])
@@ -138,7 +144,8 @@ def train(
         scheduler.load_state_dict(state["scheduler"])
         method.load_state_dict(state["method"])
         set_rng_state(state["rng"])
-        start, history, best = state["epoch"] + 1, state["history"], state["best"]
+        start, best = state["epoch"] + 1, state["best"]
+        history, method_state = state["history"], state["method_state"]
         _log(f"[{run.method}] resuming from epoch {start} ({state_path})")
 
     for epoch in range(start, cfg.epochs):
@@ -161,18 +168,21 @@ def train(
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
 
-        stats = validate(method_cls.eval_view(model, data.num_classes), ctx, run, device)
+        stats = validate(method.validation_model(model), ctx, run, device)
         stats.train_loss = train_loss
         stats.epoch = epoch
         method.on_epoch_end(stats)
-        row = _history_row(stats, lr, data.class_names, method.log_state())
+        row = _history_row(stats, lr, data.class_names)
         history.append(row)
+        method_state.append({"epoch": epoch + 1, **method.log_state()})
         score = [row["val_robust_worst"], row["val_robust_avg"]]
         if score > best["score"]:
             best = {
                 "score": score,
                 "epoch": epoch,
-                "model": {k: v.detach().clone() for k, v in raw_model.state_dict().items()},
+                "model": {
+                    k: v.detach().clone() for k, v in method.checkpoint_weights(raw_model).items()
+                },
             }
         _log(
             f"[{run.method} eps={run.eps_label} seed={run.seed}] epoch {epoch + 1}/{cfg.epochs} "
@@ -189,6 +199,7 @@ def train(
                 "epoch": epoch,
                 "rng": rng_state(),
                 "history": history,
+                "method_state": method_state,
                 "best": best,
                 "config": run.to_json(),
             },
@@ -197,7 +208,9 @@ def train(
         if after_epoch is not None:
             after_epoch(epoch)
 
-    _write_outputs(out_dir, run, raw_model, optimizer, scheduler, method, history, best)
+    _write_outputs(out_dir, run, raw_model, optimizer, scheduler, method, best)
+    save_text(pd.DataFrame(method_state).to_csv(index=False), out_dir / "method_state.csv")
+    save_text(pd.DataFrame(history).to_csv(index=False), out_dir / "history.csv")
     state_path.unlink(missing_ok=True)
     return pd.DataFrame(history)
 
@@ -263,10 +276,12 @@ def validate(
         torch.tensor([r["per_class"][n]["accuracy"] or 0.0 for n in ctx.class_names])
         for r in reports.values()
     ]
-    return EpochStats(epoch=-1, val_clean=per_class[0], val_robust=per_class[1], train_loss=0.0)
+    return EpochStats(
+        epoch=-1, val_clean=per_class[0], val_robust=per_class[1], train_loss=0.0, model=model
+    )
 
 
-def _history_row(stats: EpochStats, lr: float, names: list[str], state: dict) -> dict[str, Any]:
+def _history_row(stats: EpochStats, lr: float, names: list[str]) -> dict[str, Any]:
     row = {
         "epoch": stats.epoch + 1,
         "lr": lr,
@@ -277,19 +292,18 @@ def _history_row(stats: EpochStats, lr: float, names: list[str], state: dict) ->
         "val_robust_worst": float(stats.val_robust.min()),
     }
     row.update({f"val_robust_{n}": float(v) for n, v in zip(names, stats.val_robust, strict=True)})
-    row.update(state)
     return row
 
 
-def _write_outputs(out_dir, run, model, optimizer, scheduler, method, history, best) -> None:
+def _write_outputs(out_dir, run, model, optimizer, scheduler, method, best) -> None:
     config = run.to_json()
     save_torch(
         {
-            "model": model.state_dict(),
+            "model": method.checkpoint_weights(model),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "method": method.state_dict(),
-            "epoch": len(history) - 1,
+            "epoch": run.train.epochs - 1,
             "rng": rng_state(),
             "config": config,
         },
@@ -304,7 +318,6 @@ def _write_outputs(out_dir, run, model, optimizer, scheduler, method, history, b
         },
         out_dir / "best.pt",
     )
-    save_text(pd.DataFrame(history).to_csv(index=False), out_dir / "history.csv")
     save_text(config + "\n", out_dir / "config.json")
 
 

@@ -6,6 +6,7 @@ rule train:
         last=f"{RESULTS}/runs/{RUN}/last.pt",
         best=f"{RESULTS}/runs/{RUN}/best.pt",
         history=f"{RESULTS}/runs/{RUN}/history.csv",
+        method_state=f"{RESULTS}/runs/{RUN}/method_state.csv",
         config=f"{RESULTS}/runs/{RUN}/config.json",
     log:
         f"logs/train/{RUN}.log",

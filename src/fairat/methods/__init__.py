@@ -1,7 +1,17 @@
-"""Training methods, one module each, registered by name (METHODS.md sections 1-7)."""
+"""Training methods, one module each, registered by name (METHODS.md sections 1-7).
 
-from fairat.methods import fgsm_at, natural, pgd_at, trades  # noqa: F401  (registration)
+Every module in this package except ``base`` and ``registry`` is imported here, so a new method
+needs only its own file with ``@METHODS.register("name")``.
+"""
+
+import importlib
+import pkgutil
+
 from fairat.methods.base import EpochStats, Method, TrainContext
 from fairat.methods.registry import METHODS
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in ("base", "registry") and not _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["METHODS", "EpochStats", "Method", "TrainContext"]

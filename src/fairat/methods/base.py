@@ -57,6 +57,7 @@ class EpochStats:
     val_clean: torch.Tensor  # (K,) per-class accuracy on the validation split
     val_robust: torch.Tensor  # (K,) per-class accuracy under the selection attack
     train_loss: float
+    model: nn.Module | None = None  # the K-class model that was validated (for extra statistics)
 
 
 class Method:
@@ -85,6 +86,18 @@ class Method:
     def eval_view(cls, model: nn.Module, num_classes: int) -> nn.Module:
         """The K-class classifier that evaluation attacks; most methods evaluate the model itself."""
         return model
+
+    def validation_model(self, model: nn.Module) -> nn.Module:
+        """The K-class model validated after each epoch and selected for ``best.pt``.
+
+        Default: ``eval_view(model)``. A method that averages weights (CFA's FAWA) returns
+        its averaged model here and its weights from :meth:`checkpoint_weights`.
+        """
+        return self.eval_view(model, self.ctx.num_classes)
+
+    def checkpoint_weights(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """The weights written to ``last.pt``/``best.pt`` (same keys as ``model.state_dict()``)."""
+        return model.state_dict()
 
     # --- training ---------------------------------------------------------------------------
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
