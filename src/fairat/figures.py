@@ -54,3 +54,42 @@ def plot_classwise_robust(
     grid.savefig(out, dpi=150)
     plt.close(grid.figure)
     return attack
+
+
+def state_groups(columns: list[str], class_names: list[str]) -> dict[str, list[str]]:
+    """Group per-class state columns by prefix (``weight_cat`` -> ``weight``); others go to ``""``."""
+    groups: dict[str, list[str]] = {}
+    for col in columns:
+        if col == "epoch":
+            continue
+        prefix = next(
+            (col[: -len(name) - 1] for name in class_names if col.endswith(f"_{name}")), ""
+        )
+        groups.setdefault(prefix, []).append(col)
+    return groups
+
+
+def plot_method_state(
+    state: pd.DataFrame, class_names: list[str], out: str | Path, title: str
+) -> None:
+    """One panel per kind of per-epoch method state (class weights, radii, ...), a line per class."""
+    groups = state_groups(list(state.columns), class_names)
+    sns.set_theme(style="whitegrid", context="paper")
+    n = max(len(groups), 1)
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 2.8), squeeze=False)
+    palette = sns.color_palette("colorblind", max(len(class_names), 1))
+    for ax, (prefix, cols) in zip(axes[0], groups.items(), strict=False):
+        for i, col in enumerate(cols):
+            label = col[len(prefix) + 1 :] if prefix else col
+            ax.plot(state["epoch"], state[col], label=label, color=palette[i % len(palette)])
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(prefix or "value")
+        if len(cols) <= 12:
+            ax.legend(fontsize=6, ncol=2)
+    if not groups:
+        axes[0][0].text(0.5, 0.5, "this method keeps no per-epoch state", ha="center")
+        axes[0][0].set_axis_off()
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=150)
+    plt.close(fig)

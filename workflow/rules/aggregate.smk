@@ -57,3 +57,22 @@ rule figure_classwise:
         "../envs/fairat.yaml"
     script:
         "../../scripts/plot_classwise.py"
+
+
+rule figure_method_state:
+    input:
+        state=f"{RESULTS}/runs/{RUN}/method_state.csv",
+        metrics=f"{RESULTS}/eval/{RUN}/{CHECKPOINTS[0]}.json",
+    output:
+        report(
+            f"{RESULTS}/figures/method_state/{RUN}.png",
+            caption="../report/method_state.rst",
+            category="Method state",
+            subcategory="{method}",
+        ),
+    log:
+        f"logs/figure_method_state/{RUN}.log",
+    conda:
+        "../envs/fairat.yaml"
+    script:
+        "../../scripts/plot_method_state.py"

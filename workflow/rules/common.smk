@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fairat.config import all_runs, data_settings, resolve_run
 from fairat.eps import eps_tag
-from fairat.methods import METHODS
+from fairat.methods import METHODS, Method
 from fairat.schema import write_schema
 
 BASE = Path(workflow.basedir)
@@ -72,8 +72,22 @@ def eval_jsons():
     ]
 
 
-def final_outputs():
+def keeps_state(method):
+    """Whether a method logs per-epoch state (it overrides Method.log_state)."""
+    cls = METHODS.get(method)
+    return cls.log_state is not Method.log_state
+
+
+def method_state_figures():
     return [
+        f"{RESULTS}/figures/method_state/{run_path(run)}.png"
+        for run in RUNS
+        if keeps_state(run.method)
+    ]
+
+
+def final_outputs():
+    return method_state_figures() + [
         f"{RESULTS}/tables/classwise.csv",
         f"{RESULTS}/tables/summary.csv",
         f"{RESULTS}/tables/summary.md",

@@ -19,10 +19,29 @@ from fairat.models._common import MODELS, image_shape, init_conv_net
 NAME = "resnet18"
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 conv-BN layers with a residual connection and ReLU after the sum."""
+class PadShortcut(nn.Module):
+    """Option-A shortcut (He et al. 2016): take every ``stride``-th pixel, append zero channels."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.extra = out_channels - in_channels
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra))
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers with a residual connection and ReLU after the sum.
+
+    Where the shape changes the shortcut is option B (1x1 conv + BN) or option A (subsample
+    and zero-pad, no parameters).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int, shortcut: str = "B"
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(
             in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False
@@ -31,7 +50,9 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or in_channels != out_channels:
+        if (stride != 1 or in_channels != out_channels) and shortcut == "A":
+            self.shortcut = PadShortcut(in_channels, out_channels, stride)
+        elif stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
                 nn.BatchNorm2d(out_channels),
@@ -44,7 +65,10 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """CIFAR-style ResNet built from :class:`BasicBlock`; ``blocks`` gives the blocks per stage."""
+    """CIFAR-style ResNet built from :class:`BasicBlock`; ``blocks`` gives the blocks per stage.
+
+    ResNet-18: blocks (2, 2, 2, 2), widths (64, 128, 256, 512); ResNet-20: (3, 3, 3), (16, 32, 64).
+    """
 
     def __init__(
         self,
@@ -52,6 +76,7 @@ class ResNet(nn.Module):
         num_classes: int,
         blocks: tuple[int, ...] = (2, 2, 2, 2),
         widths: tuple[int, ...] = (64, 128, 256, 512),
+        shortcut: str = "B",
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, widths[0], kernel_size=3, padding=1, bias=False)
@@ -62,7 +87,7 @@ class ResNet(nn.Module):
             stride = 1 if i == 0 else 2
             layers: list[nn.Module] = []
             for j in range(count):
-                layers.append(BasicBlock(channels, width, stride if j == 0 else 1))
+                layers.append(BasicBlock(channels, width, stride if j == 0 else 1, shortcut))
                 channels = width
             stages.append(nn.Sequential(*layers))
         self.layers = nn.Sequential(*stages)
