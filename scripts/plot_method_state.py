@@ -1,4 +1,4 @@
-"""Workflow step: a run's per-epoch method state (class weights, radii, ...) over epochs."""
+"""Workflow step: each stateful run's per-epoch method state (class weights, radii, ...)."""
 
 import json
 from pathlib import Path
@@ -11,9 +11,15 @@ from fairat.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821
-    state = pd.read_csv(sm.input.state)
-    class_names = json.loads(Path(sm.input.metrics).read_text())["class_names"]
-    w = sm.wildcards
-    title = f"{w.method}: {w.dataset} / {w.model} / eps {w.eps.replace('_', '/')} / seed {w.seed}"
-    atomic_write(sm.output[0], lambda tmp: plot_method_state(state, class_names, tmp, title))
-    print(f"{len(state)} epochs, columns {list(state.columns)} -> {sm.output[0]}")
+    for state_csv, metrics, out in zip(sm.input.states, sm.input.metrics, sm.output, strict=True):
+        state = pd.read_csv(state_csv)
+        result = json.loads(Path(metrics).read_text())
+        title = (
+            f"{result['method']}: {result['dataset']} / {result['model']} / "
+            f"eps {result['eps']} / seed {result['seed']}"
+        )
+        atomic_write(
+            out,
+            lambda tmp, s=state, r=result, t=title: plot_method_state(s, r["class_names"], tmp, t),
+        )
+        print(f"{len(state)} epochs, columns {list(state.columns)} -> {out}")

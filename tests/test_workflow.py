@@ -56,9 +56,9 @@ def test_workflow_end_to_end(tmp_path):
         "accuracy",
         "n",
     ]
-    # 2 methods x 1 eps x 2 seeds x 2 checkpoints x 3 attacks x 10 classes
-    assert len(classwise) == 2 * 2 * 2 * 3 * 10
-    assert set(classwise["method"]) == {"natural", "pgd_at"}
+    # 3 methods x 1 eps x 2 seeds x 2 checkpoints x 3 attacks x 10 classes
+    assert len(classwise) == 3 * 2 * 2 * 3 * 10
+    assert set(classwise["method"]) == {"natural", "pgd_at", "frl_rw"}
     assert set(classwise["attack"]) == {"clean", "fgsm", "pgd5"}
     assert set(classwise["eps"]) == {"16/255"}
     assert classwise["accuracy"].between(0, 1).all()
@@ -67,12 +67,20 @@ def test_workflow_end_to_end(tmp_path):
     assert (totals == 539).all()
 
     summary = pd.read_csv(tmp_path / "results/tables/summary.csv")
-    assert len(summary) == 2 * 2 * 3 and (summary["n_seeds"] == 2).all()
+    assert len(summary) == 3 * 2 * 3 and (summary["n_seeds"] == 2).all()
     md = (tmp_path / "results/tables/summary.md").read_text()
     assert "| natural |" in md and "| pgd_at |" in md and "clean worst" in md
     assert r"\toprule" in (tmp_path / "results/tables/summary.tex").read_text()
     assert (tmp_path / "results/figures/classwise_robust.png").stat().st_size > 10_000
     assert (tmp_path / "logs/train/digits/cnn_small/pgd_at/eps16_255/seed0.log").exists()
+    # FRL fine-tuned the trades run of the same dataset, model, eps and seed (a DAG dependency)
+    frl_log = (tmp_path / "logs/train/digits/cnn_small/frl_rw/eps16_255/seed1.log").read_text()
+    trades = "results/runs/digits/cnn_small/trades/eps16_255/seed1/last.pt"
+    assert f"initialised from {trades}" in frl_log
+    state = tmp_path / "results/figures/method_state/digits/cnn_small/frl_rw/eps16_255/seed0.png"
+    assert state.stat().st_size > 10_000
+    frl_state = tmp_path / "results/runs/digits/cnn_small/frl_rw/eps16_255/seed0/method_state.csv"
+    assert "w0_0" in frl_state.read_text()
 
     # nothing to do on a second invocation
     again = snakemake(tmp_path, "--cores", "2", "-n")

@@ -59,19 +59,23 @@ rule figure_classwise:
         "../../scripts/plot_classwise.py"
 
 
-rule figure_method_state:
+rule figures_method_state:
     input:
-        state=f"{RESULTS}/runs/{RUN}/method_state.csv",
-        metrics=f"{RESULTS}/eval/{RUN}/{CHECKPOINTS[0]}.json",
+        states=[f"{RESULTS}/runs/{run_path(run)}/method_state.csv" for run in STATEFUL],
+        metrics=[
+            f"{RESULTS}/eval/{run_path(run)}/{CHECKPOINTS[0]}.json" for run in STATEFUL
+        ],
     output:
         report(
-            f"{RESULTS}/figures/method_state/{RUN}.png",
+            [
+                f"{RESULTS}/figures/method_state/{run_path(run)}.png"
+                for run in STATEFUL
+            ],
             caption="../report/method_state.rst",
             category="Method state",
-            subcategory="{method}",
         ),
     log:
-        f"logs/figure_method_state/{RUN}.log",
+        "logs/aggregate/figures_method_state.log",
     conda:
         "../envs/fairat.yaml"
     script:

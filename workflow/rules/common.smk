@@ -78,16 +78,13 @@ def keeps_state(method):
     return cls.log_state is not Method.log_state
 
 
-def method_state_figures():
-    return [
-        f"{RESULTS}/figures/method_state/{run_path(run)}.png"
-        for run in RUNS
-        if keeps_state(run.method)
-    ]
+STATEFUL = [run for run in RUNS if keeps_state(run.method)]
 
 
 def final_outputs():
-    return method_state_figures() + [
+    return [
+        f"{RESULTS}/figures/method_state/{run_path(run)}.png" for run in STATEFUL
+    ] + [
         f"{RESULTS}/tables/classwise.csv",
         f"{RESULTS}/tables/summary.csv",
         f"{RESULTS}/tables/summary.md",

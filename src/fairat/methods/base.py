@@ -156,7 +156,11 @@ def parse_dataclass(cls: type, raw: dict[str, Any], *, where: str) -> Any:
     values = {}
     for key, value in raw.items():
         values[key] = _coerce(fields[key].type, value, f"{where}.{key}")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as err:
+        message = str(err)
+        raise ValueError(message if message.startswith(where) else f"{where}.{message}") from None
 
 
 def _coerce(annotation: Any, value: Any, where: str) -> Any:

@@ -1,0 +1,112 @@
+"""DAFA: distance-aware fair adversarial training on TRADES (METHODS.md section 6).
+
+Lee, Lee, Jang, Park, Bae & Yoon, "DAFA: Distance-Aware Fair Adversarial Training", ICLR 2024
+(arXiv 2401.12532); reference code github.com/rucy74/DAFA (``train.py``, ``losses.py``,
+``utils.py``).
+
+Epochs 1..tau (``warmup_epoch``, 1-based; 70 of 110 in the paper) are plain TRADES. During epoch
+tau the softmax of the *adversarial* training logits (the train-mode forward of x_adv in the loss,
+detached) is accumulated per true class; P_i(j) is the mean of p_j over all class-i samples of
+that epoch. At the end of epoch tau the class weights
+
+    W_i = 1 + lam * sum_{j != i} ( P_i(i) < P_j(j) ?  P_i(j) P_j(j)  :  -P_j(i) P_i(i) )
+
+are computed once and frozen (``fairat.methods._dafa_weights``). From epoch tau + 1 on, class y
+gets radius eps_y = W_y eps and step alpha_y = W_y alpha in the TRADES KL attack (random start
+x + 0.001 N(0, 1), ``steps`` steps, projection onto the class's ball and [0, 1]), and the loss is
+mean_k W_{y_k} CE(f(x_k), y_k) + beta * mean_k KL(p(x_k) || p(x_adv_k)); the KL is unweighted.
+Defaults: beta 6, lam 1.0 (CIFAR-10; the paper uses 1.5 for CIFAR-100 and STL-10, set it in the
+config), alpha = eps / 4 (the reference uses 0.007 at eps 0.031: set ``step_size``).
+
+Project readings where the paper and code are silent:
+
+- A class absent from epoch tau (impossible with the full training set) gets a zero row in P.
+- W is used as computed: not normalised, not clipped (as the reference); a non-positive weight
+  only prints a warning.
+- Ties P_i(i) == P_j(j) take the subtracting branch (as the reference's ``if a < b ... else``).
+
+Differences from the reference code, and why:
+
+- ``rucy74/DAFA/utils.py`` subtracts ``lam * P_i(j) * P_j(j)`` in the second branch; the formula
+  above (``-P_j(i) P_i(i)``, the amount class j gains from i, so that weight is traded between
+  similar classes and sums to K) is METHODS.md's and the TRIX fork's
+  (``Fairness-a11y/TRIX/utils.py``); the DAFA paper's full text is not in ``papers/``.
+- The reference ``madry_loss`` (the PGD variant) takes a second, unscaled step inside each
+  iteration and projects onto the common eps-ball, which cancels the per-class margin. That bug
+  is not copied: every step here uses the class's step and ball (one ``perturb`` call per batch).
+- The reference does not project its random start onto the ball; ``perturb`` does (a 0.001-scale
+  noise, so only pixels at 0 or 1 are affected).
+- The reference keeps the softmax per training-set index; this keeps per-class sums over the
+  batches of epoch tau, which is the same mean since every sample is seen once per epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from fairat.attacks import perturb
+from fairat.methods._dafa_weights import DafaSchedule
+from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
+from fairat.methods.registry import METHODS
+
+
+@METHODS.register("dafa")
+class DAFA(Method):
+    @dataclass(frozen=True)
+    class Params:
+        beta: float = 6.0
+        lam: float = 1.0
+        warmup_epoch: int = 70
+        steps: int = 10
+        step_ratio: float = 0.25
+        step_size: float | None = None
+
+    def __init__(self, params: Any, ctx: TrainContext) -> None:
+        super().__init__(params, ctx)
+        self.schedule = DafaSchedule(
+            ctx, lam=params.lam, warmup_epoch=params.warmup_epoch, where="methods.dafa"
+        )
+
+    def adversarial(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        p = self.params
+        return perturb(
+            model,
+            x,
+            y,
+            eps=self.eps_for(y),
+            step_size=self.step_for(y, p.step_ratio, p.step_size),
+            steps=p.steps,
+            loss="kl",
+            random_start="normal",
+            clamp=self.ctx.clamp,
+        )
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x_adv = self.adversarial(model, x, y)
+        return self.schedule.loss(model, x, x_adv, y, self.params.beta)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        super().on_epoch_start(epoch)
+        self.schedule.start_epoch()
+
+    def on_epoch_end(self, stats: EpochStats) -> None:
+        self.schedule.end_epoch(stats.epoch)
+
+    def log_state(self) -> dict[str, float]:
+        names = self.ctx.class_names
+        return {
+            **class_names_state("weight", self.ctx.class_weights, names),
+            **class_names_state("eps", self.ctx.class_eps, names),
+            "weights_frozen": float(self.schedule.frozen),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "dafa": self.schedule.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.schedule.load_state_dict(state["dafa"])

@@ -1,0 +1,25 @@
+"""FRL-Reweight (``frl_rw``): FRL's class re-weighting of a TRADES fine-tune (METHODS.md section 7).
+
+Xu et al., "To be Robust or to be Fair: Towards Fairness in Adversarial Training", ICML 2021;
+reference code github.com/hannxu123/fair_robust (``frlrw.py``, ``utils_frl.py``). The multiplier
+updates, the loss, the project's readings and the differences from the reference are described
+in :mod:`fairat.methods._frl`. Only the natural and boundary multipliers (lambda0, lambda1)
+move; every class keeps the radius eps. Fine-tunes the ``last`` checkpoint of the TRADES run of
+the same dataset, model, eps and seed (``init_from = "trades"``).
+
+Defaults (CIFAR-10, METHODS.md): tau 0.1, alpha1 0.05 halved every 40 epochs, lim 0.5,
+beta 1.5, TRADES attack of 10 steps of eps/4, validation PGD-20. The reference script's own
+argparse default is beta 1.0. Paper recipe (set in the config, not here): 40 epochs of SGD with
+lr 1e-3, momentum 0.9, weight decay 5e-4.
+"""
+
+from __future__ import annotations
+
+from fairat.methods._frl import FRLBase, FRLParams
+from fairat.methods.registry import METHODS
+
+
+@METHODS.register("frl_rw")
+class FRLReweight(FRLBase):
+    Params = FRLParams
+    remargin = False

@@ -1,0 +1,164 @@
+"""WAT: worst-class adversarial training on TRADES (METHODS.md section 7).
+
+Li & Liu, "WAT: Improve the Worst-class Robustness in Adversarial Training", AAAI 2023;
+reference code github.com/boqili/WAT (``worst_class_adversarial_train.py``,
+``attack_generator.py``).
+
+WAT plays an exponential-weights (Hedge) game over K + 1 "experts": the K classes and the
+average. After each epoch, on the validation split, with the current model (``stats.model``) in
+eval mode and the TRADES KL attack of training (x + 0.001 N(0, 1) start, ``steps`` steps):
+
+- cost_c = mean over class-c validation samples of CE(f(x), y) + beta KL(p(x) || p(x_adv)),
+  cost_avg = the same mean over all validation samples;
+- the costs are summed over epochs (C = cumulative cost, K + 1 entries) and the weights are
+  w = K * softmax(eta * C) over the K + 1 entries (reference: ``class_num * exp(eta C) / sum``).
+
+The training loss of a batch of B samples, with l_k = CE_k + beta KL_k the per-sample TRADES
+terms (``trades_terms``), is
+
+    sum_c w_c * (sum over class-c samples of l_k) / B  +  w_avg * mean_k l_k.
+
+Before the first update every weight is 1 (the reference's initial ``torch.ones(K + 1)``), so
+epoch 1 trains on twice the TRADES loss. Defaults: beta 6, eta 0.1, attack of 10 steps of eps/4
+(the reference uses 0.007 at eps 0.031: set ``step_size``). ``log_state`` reports the weights
+after the epoch's update (those the next epoch uses), this epoch's costs and the cumulative ones.
+
+Project readings ([choice]) where the paper and code are silent:
+
+- [choice] Class costs divide by the true class counts (METHODS.md section 0); the reference
+  multiplies the class sum by K / N (equal for a balanced validation split). A class with no
+  validation sample gets cost 0 that epoch.
+- [choice] The validation attack draws its random start from a generator seeded by the epoch,
+  so it leaves the training RNG stream untouched; validation runs in batches of 256.
+
+Differences from the reference code: the random start is projected onto the ball and [0, 1]
+(``perturb``); the reference clamps only after the first step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from fairat.attacks import perturb
+from fairat.device import autocast
+from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
+from fairat.methods.registry import METHODS
+from fairat.methods.trades import trades_terms
+
+VAL_BATCH = 256
+
+
+def wat_weights(cum_cost: torch.Tensor, eta: float) -> torch.Tensor:
+    """Hedge weights over K + 1 entries (K classes, then the average): K * softmax(eta * C)."""
+    k = cum_cost.numel() - 1
+    return k * torch.softmax(eta * cum_cost, dim=0)
+
+
+@METHODS.register("wat")
+class WAT(Method):
+    @dataclass(frozen=True)
+    class Params:
+        beta: float = 6.0
+        eta: float = 0.1
+        steps: int = 10
+        step_ratio: float = 0.25
+        step_size: float | None = None
+
+    def __init__(self, params: Any, ctx: TrainContext) -> None:
+        super().__init__(params, ctx)
+        k = ctx.num_classes
+        self.weights = torch.ones(k + 1, device=ctx.device)
+        self.cum_cost = torch.zeros(k + 1, dtype=torch.float64, device=ctx.device)
+        self.cost = torch.zeros(k + 1, dtype=torch.float64, device=ctx.device)
+
+    def adversarial(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        p = self.params
+        return perturb(
+            model,
+            x,
+            y,
+            eps=self.eps_for(y),
+            step_size=self.step_for(y, p.step_ratio, p.step_size),
+            steps=p.steps,
+            loss="kl",
+            random_start="normal",
+            generator=generator,
+            clamp=self.ctx.clamp,
+        )
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        ce, kl = trades_terms(model, x, self.adversarial(model, x, y), y)
+        per_sample = ce + self.params.beta * kl
+        k = self.ctx.num_classes
+        return (self.weights[:k][y] * per_sample).mean() + self.weights[k] * per_sample.mean()
+
+    def validation_cost(self, model: nn.Module, epoch: int) -> torch.Tensor:
+        """Per-class and average validation TRADES cost of ``model`` (eval mode), (K + 1,)."""
+        ctx, k = self.ctx, self.ctx.num_classes
+        if len(ctx.y_val) == 0:
+            raise ValueError("[wat] WAT needs a validation split (val_fraction > 0)")
+        generator = torch.Generator(device=ctx.x_val.device).manual_seed(epoch)
+        sums = torch.zeros(k, dtype=torch.float64, device=ctx.y_val.device)
+        was_training = model.training
+        model.eval()
+        try:
+            for start in range(0, len(ctx.y_val), VAL_BATCH):
+                xb = ctx.x_val[start : start + VAL_BATCH]
+                yb = ctx.y_val[start : start + VAL_BATCH]
+                with autocast(ctx.device):
+                    x_adv = self.adversarial(model, xb, yb, generator)
+                    with torch.no_grad():
+                        ce, kl = trades_terms(model, xb, x_adv, yb)
+                cost = (ce + self.params.beta * kl).double()
+                sums.index_add_(0, yb, cost)
+        finally:
+            model.train(was_training)
+        counts = torch.bincount(ctx.y_val, minlength=k).double()
+        per_class = sums / counts.clamp(min=1)
+        average = sums.sum() / counts.sum()
+        return torch.cat([per_class, average.view(1)]).to(self.cum_cost.device)
+
+    def on_epoch_end(self, stats: EpochStats) -> None:
+        if stats.model is None:
+            raise ValueError("[wat] on_epoch_end needs EpochStats.model (the validated model)")
+        self.cost = self.validation_cost(stats.model, stats.epoch)
+        self.cum_cost = self.cum_cost + self.cost
+        self.weights = wat_weights(self.cum_cost, self.params.eta).to(torch.float32)
+
+    # --- logging and resume -------------------------------------------------------------------
+    def log_state(self) -> dict[str, float]:
+        names = self.ctx.class_names
+        k = self.ctx.num_classes
+        return {
+            **class_names_state("weight", self.weights[:k], names),
+            "weight_avg": float(self.weights[k]),
+            **class_names_state("cost", self.cost[:k], names),
+            "cost_avg": float(self.cost[k]),
+            **class_names_state("cum_cost", self.cum_cost[:k], names),
+            "cum_cost_avg": float(self.cum_cost[k]),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "weights": self.weights,
+            "cum_cost": self.cum_cost,
+            "cost": self.cost,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        device = self.ctx.device
+        self.weights = state["weights"].to(device)
+        self.cum_cost = state["cum_cost"].to(device)
+        self.cost = state["cost"].to(device)

@@ -1,0 +1,134 @@
+"""Label-augmented AT (METHODS.md section 4): the K + M head, the soft targets, the K-class view
+used by prediction and by every attack."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fairat.methods import METHODS, TrainContext
+from fairat.methods.label_aug_at import FirstK, soft_targets
+from fairat.train import build_model
+
+K = 4
+
+
+def make(params: dict | None = None, eps: float = 0.1, m: int = 2):
+    ctx = TrainContext(
+        num_classes=K,
+        eps=eps,
+        clamp=True,
+        device=torch.device("cpu"),
+        epochs=1,
+        class_names=[f"c{i}" for i in range(K)],
+        x_val=torch.zeros(0, 1, 8, 8),
+        y_val=torch.zeros(0, dtype=torch.long),
+    )
+    cls = METHODS.get("label_aug_at")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, K + m))
+    return cls(cls.parse_params({"steps": 3, **(params or {})}), ctx), model
+
+
+def data(n=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 8, 8, generator=g), torch.randint(0, K, (n,), generator=g)
+
+
+@pytest.mark.parametrize(("ops", "m"), [("identity,pgd", 2), ("identity, pgd, noise", 3)])
+def test_the_head_has_k_plus_m_outputs(digits, tiny_run, ops, m):
+    run = dataclasses.replace(tiny_run("label_aug_at"), method_params={"ops": ops})
+    model = build_model(run, digits)
+    x = torch.zeros(2, *digits.input_shape)
+    assert model(x).shape == (2, digits.num_classes + m)
+    view = METHODS.get("label_aug_at").eval_view(model, digits.num_classes)
+    assert view(x).shape == (2, digits.num_classes)
+
+
+def test_soft_targets_put_one_minus_delta_on_the_class_and_delta_on_the_operation():
+    t = soft_targets(torch.tensor([2, 0]), torch.tensor([1, 0]), 3, 2, 0.03)
+    expected = torch.tensor([[0.0, 0.0, 0.97, 0.0, 0.03], [0.97, 0.0, 0.0, 0.03, 0.0]])
+    torch.testing.assert_close(t, expected)
+
+
+def test_eval_view_predicts_from_the_first_k_logits():
+    method, model = make()
+    x, _ = data()
+    with torch.no_grad():
+        model[1].bias[K:] = 100.0  # the extra logits dominate the full argmax ...
+        view = method.validation_model(model)
+        assert isinstance(view, FirstK)
+        full = model(x)
+        assert torch.all(full.argmax(1) >= K)
+        torch.testing.assert_close(view(x), full[:, :K])
+        assert torch.equal(view(x).argmax(1), full[:, :K].argmax(1))  # ... but not the view's
+
+
+def test_pgd_examples_are_computed_on_the_k_class_view():
+    method, model = make({"ops": "pgd"}, m=1)
+    x, y = data()
+    ops_idx = torch.zeros(len(y), dtype=torch.long)
+    torch.manual_seed(1)
+    before = method.transform(model, x, y, ops_idx)
+    assert (before - x).abs().max() > 0.05 and (before - x).abs().max() <= 0.1 + 1e-6
+    with torch.no_grad():  # change only the extra (transformation) logit
+        model[1].weight[K:] = torch.randn(1, 64) * 10
+        model[1].bias[K:] = 5.0
+    torch.manual_seed(1)
+    after = method.transform(model, x, y, ops_idx)
+    assert torch.equal(before, after)
+    # an attack on the full K + M logits would have changed (the test can fail)
+    from fairat.attacks import perturb
+
+    torch.manual_seed(1)
+    full = perturb(model, x, y, eps=0.1, step_size=0.025, steps=3, random_start="uniform")
+    assert not torch.equal(full, after)
+
+
+def test_operations_are_assigned_per_sample_and_applied():
+    method, model = make({"ops": "identity,noise,pgd"}, m=3)
+    x, y = data(n=300)
+    torch.manual_seed(2)
+    ops_idx = torch.randint(3, (len(y),))
+    out = method.transform(model, x, y, ops_idx)
+    ident, noise, pgd = (ops_idx == 0), (ops_idx == 1), (ops_idx == 2)
+    assert ident.sum() > 50 and noise.sum() > 50 and pgd.sum() > 50
+    assert torch.equal(out[ident], x[ident])
+    dist = (out - x).abs().flatten(1).amax(1)
+    assert torch.all(dist[noise | pgd] <= 0.1 + 1e-6) and torch.all(dist[noise | pgd] > 0.05)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_loss_is_soft_target_cross_entropy_over_k_plus_m_logits():
+    method, model = make({"ops": "identity,noise", "delta": 0.2}, eps=0.0)  # eps 0: x unchanged
+    x, y = data()
+    torch.manual_seed(4)
+    loss = method.loss(model, x, y)
+    torch.manual_seed(4)
+    ops_idx = torch.randint(2, (len(y),))
+    assert 0 < ops_idx.sum() < len(y)
+    log_p = F.log_softmax(model(x), dim=1)
+    expected = -(
+        0.8 * log_p[torch.arange(len(y)), y] + 0.2 * log_p[:, K:][torch.arange(len(y)), ops_idx]
+    )
+    torch.testing.assert_close(loss, expected.mean())
+    loss.backward()
+    assert model[1].weight.grad[K:].abs().sum() > 0  # the extra outputs are trained
+
+
+def test_unknown_operations_are_rejected_with_the_allowed_list():
+    cls = METHODS.get("label_aug_at")
+    with pytest.raises(
+        ValueError,
+        match=r"methods\.label_aug_at\.ops: unknown operation\(s\) 'augmix'; "
+        r"valid names: identity, pgd, noise",
+    ):
+        cls.parse_params({"ops": "identity,augmix"})
+    with pytest.raises(ValueError, match="twice"):
+        cls.parse_params({"ops": "pgd,pgd"})
+    with pytest.raises(ValueError, match=r"methods\.label_aug_at\.delta"):
+        cls.parse_params({"delta": 1.5})

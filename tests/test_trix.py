@@ -1,0 +1,281 @@
+"""TRIX: the per-batch strength t, targeted attacks for strong classes and untargeted ones for weak
+classes, per-class radii from the DAFA weights, ``mix_from_epoch``, the loss and the state."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fairat.methods import METHODS, EpochStats, TrainContext
+from fairat.methods import trix as trix_module
+from fairat.methods.trix import draw_targets, strong_mask, trix_strength
+
+K = 3
+EPS = 0.1
+NAMES = ["a", "b", "c"]
+
+
+def context(epochs: int = 5) -> TrainContext:
+    return TrainContext(
+        num_classes=K,
+        eps=EPS,
+        clamp=True,
+        device=torch.device("cpu"),
+        epochs=epochs,
+        class_names=NAMES,
+        x_val=torch.zeros(3, 1, 8, 8),
+        y_val=torch.arange(3),
+    )
+
+
+def make(params: dict, epochs: int = 5):
+    cls = METHODS.get("trix")
+    return cls(cls.parse_params(params), context(epochs))
+
+
+def tiny_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, K))
+
+
+def data(n: int = 48, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % K
+    x = torch.rand(n, 1, 8, 8, generator=g) * 0.6 + 0.2 + 0.1 * y.view(-1, 1, 1, 1)
+    return x, y
+
+
+def stats(epoch: int) -> EpochStats:
+    return EpochStats(
+        epoch=epoch, val_clean=torch.zeros(K), val_robust=torch.zeros(K), train_loss=0
+    )
+
+
+class Spy:
+    def __init__(self, monkeypatch) -> None:
+        self.calls: list[dict] = []
+        self.real = trix_module.perturb
+        monkeypatch.setattr(trix_module, "perturb", self)
+
+    def __call__(self, model, x, y, **kwargs):
+        out = self.real(model, x, y, **kwargs)
+        self.calls.append({"x": x, "y": y, "out": out, **kwargs})
+        return out
+
+    def by_loss(self, name: str) -> list[dict]:
+        return [c for c in self.calls if c["loss"] == name]
+
+
+def expected_strong(model, x, y, lam=1.0):
+    model.eval()
+    with torch.no_grad():
+        p = torch.softmax(model(x), dim=1)
+    model.train()
+    return strong_mask(p, y, K, lam)
+
+
+# --- the strength t -----------------------------------------------------------------------------
+
+ROWS = torch.tensor([[0.60, 0.30, 0.10], [0.20, 0.70, 0.10], [0.05, 0.05, 0.90]])
+
+
+def test_strength_formula_on_a_hand_made_similarity_matrix():
+    # One sample per class whose probabilities are the rows: S = ROWS (+ 1e-8 I).
+    # t_0 = 1 + S01*S11 + S02*S22 = 1 + 0.21 + 0.09 = 1.30   (S00 < S11, S00 < S22)
+    # t_1 = 1 - S01*S11 + S12*S22 = 1 - 0.21 + 0.09 = 0.88   (S11 > S00, S11 < S22)
+    # t_2 = 1 - S02*S22 - S12*S22 = 1 - 0.09 - 0.09 = 0.82   (S22 above both)
+    y = torch.tensor([0, 1, 2])
+    t = trix_strength(ROWS, y, K, 1.0)
+    assert torch.allclose(t, torch.tensor([1.30, 0.88, 0.82], dtype=torch.float64), atol=1e-7)
+    # lam = 2 doubles the deviations from 1
+    t2 = trix_strength(ROWS, y, K, 2.0)
+    assert torch.allclose(t2, torch.tensor([1.60, 0.76, 0.64], dtype=torch.float64), atol=1e-7)
+    # strong = t_y below the mean over the batch's samples (here 1.0): classes 1 and 2
+    assert strong_mask(ROWS, y, K, 1.0).tolist() == [False, True, True]
+    # The mean is over samples, not classes: with 8 samples of class 2 it is
+    # (1.30 + 0.88 + 8 * 0.82) / 10 = 0.874, so class 1 (0.88) becomes weak.
+    y8 = torch.tensor([0, 1] + [2] * 8)
+    probs8 = ROWS[y8]
+    assert strong_mask(probs8, y8, K, 1.0).tolist() == [False, False] + [True] * 8
+
+
+def test_strength_with_an_absent_class_uses_a_zero_row_plus_the_diagonal_floor():
+    # class 0: mean of (0.8, 0.1, 0.1) and (0.6, 0.3, 0.1) = (0.7, 0.2, 0.1); class 1: (0.3, 0.5, 0.2);
+    # class 2 absent: row (0, 0, 1e-8).
+    # t_0 = 1 - S10*S00 - S20*S00 = 1 - 0.3*0.7 - 0 = 0.79; t_1 = 1 + S10*S00 - S21*S11 = 1.21;
+    # t_2 = 1 + S20*S00 + S21*S11 = 1 (its row is zero).
+    probs = torch.tensor([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.3, 0.5, 0.2]])
+    y = torch.tensor([0, 0, 1])
+    t = trix_strength(probs, y, K, 1.0)
+    assert torch.allclose(t, torch.tensor([0.79, 1.21, 1.0], dtype=torch.float64), atol=1e-7)
+    assert strong_mask(probs, y, K, 1.0).tolist() == [True, True, False]
+
+
+def test_targets_are_uniform_over_the_other_classes():
+    g = torch.Generator().manual_seed(0)
+    y = torch.tensor([1] * 6000)
+    t = draw_targets(y, K, generator=g)
+    assert (t != y).all() and ((t >= 0) & (t < K)).all()
+    share = (t == 0).double().mean().item()
+    assert 0.47 < share < 0.53
+
+
+# --- the attack ---------------------------------------------------------------------------------
+
+
+def test_strong_samples_get_targeted_attacks_and_weak_ones_untargeted(monkeypatch):
+    method = make({"steps": 4})
+    model = tiny_model()
+    x, y = data()
+    strong = expected_strong(model, x, y)
+    assert 0 < strong.sum() < len(y)  # the batch has both kinds
+    spy = Spy(monkeypatch)
+    method.on_epoch_start(0)
+    method.loss(model, x, y)
+    assert len(spy.calls) == 2
+    (tgt,) = spy.by_loss("ce_targeted")
+    (unt,) = spy.by_loss("kl")
+    assert torch.equal(tgt["x"], x[strong]) and torch.equal(tgt["y"], y[strong])
+    assert torch.equal(unt["x"], x[~strong]) and torch.equal(unt["y"], y[~strong])
+    assert (tgt["target"] != tgt["y"]).all()
+    assert ((tgt["target"] >= 0) & (tgt["target"] < K)).all()
+    assert tgt["random_start"] == unt["random_start"] == "normal"
+    assert unt.get("target") is None
+    # the targeted attack walks toward its target: CE to the target falls
+    with torch.no_grad():
+        before = F.cross_entropy(model(tgt["x"]), tgt["target"])
+        after = F.cross_entropy(model(tgt["out"]), tgt["target"])
+    assert after < before
+    # per-class share of targeted samples in the epoch's log
+    state = method.log_state()
+    for c, name in enumerate(NAMES):
+        assert state[f"targeted_{name}"] == pytest.approx(strong[y == c].double().mean().item())
+
+
+def test_per_class_radius_and_step_follow_the_dafa_weights(monkeypatch):
+    method = make({"steps": 3, "warmup_epoch": 1})
+    model = tiny_model()
+    x, y = data()
+    spy = Spy(monkeypatch)
+    method.on_epoch_start(0)  # warm-up: the same radius and step for everyone
+    method.loss(model, x, y)
+    for call in spy.calls:
+        assert torch.allclose(call["eps"], torch.full_like(call["eps"], EPS))
+        assert torch.allclose(call["step_size"], torch.full_like(call["eps"], EPS / 4))
+    method.on_epoch_end(stats(0))
+    w = method.ctx.class_weights.clone()
+    assert not torch.allclose(w, torch.ones(K), atol=1e-3)
+    assert torch.allclose(method.ctx.class_eps, w * EPS)
+
+    spy.calls.clear()
+    method.on_epoch_start(1)
+    method.loss(model, x, y)
+    assert {c["loss"] for c in spy.calls} == {"ce_targeted", "kl"}
+    for call in spy.calls:
+        assert torch.allclose(call["eps"], w[call["y"]] * EPS)
+        assert torch.allclose(call["step_size"], w[call["y"]] * EPS / 4)
+        delta = (call["out"] - call["x"]).abs().flatten(1).amax(dim=1)
+        assert (delta <= w[call["y"]] * EPS + 1e-6).all()
+    state = method.log_state()
+    assert state["weight_a"] == pytest.approx(w[0].item())
+    assert state["eps_c"] == pytest.approx(w[2].item() * EPS)
+
+
+def test_mix_from_epoch_delays_the_targeted_attacks(monkeypatch):
+    method = make({"steps": 2, "mix_from_epoch": 2})
+    model = tiny_model()
+    x, y = data()
+    assert 0 < expected_strong(model, x, y).sum() < len(y)
+    spy = Spy(monkeypatch)
+    for epoch in range(3):
+        spy.calls.clear()
+        method.on_epoch_start(epoch)
+        method.loss(model, x, y)
+        kinds = [c["loss"] for c in spy.calls]
+        if epoch + 1 <= 2:
+            assert kinds == ["kl"] and torch.equal(spy.calls[0]["x"], x)
+            assert method.log_state()["targeted_a"] == 0.0
+        else:
+            assert "ce_targeted" in kinds
+
+
+def test_loss_reassembles_the_batch_and_weights_only_the_clean_term(monkeypatch):
+    beta = 6.0
+    method = make({"steps": 3, "warmup_epoch": 1, "beta": beta})
+    model = tiny_model()
+    x, y = data()
+    method.on_epoch_start(0)
+    method.loss(model, x, y)
+    method.on_epoch_end(stats(0))
+    w = method.ctx.class_weights
+    spy = Spy(monkeypatch)
+    method.on_epoch_start(1)
+    loss = method.loss(model, x, y)
+    strong = expected_strong(model, x, y)
+    x_adv = torch.empty_like(x)
+    x_adv[strong] = spy.by_loss("ce_targeted")[0]["out"]
+    x_adv[~strong] = spy.by_loss("kl")[0]["out"]
+    logits, logits_adv = model(x), model(x_adv)
+    ce = F.cross_entropy(logits, y, reduction="none")
+    kl = F.kl_div(F.log_softmax(logits_adv, 1), F.softmax(logits, 1), reduction="batchmean")
+    assert torch.allclose(loss, (w[y] * ce).mean() + beta * kl, atol=1e-6)
+
+
+def test_state_round_trip_restores_weights_accumulator_and_counts():
+    x, y = data()
+    model = tiny_model()
+    method = make({"steps": 2, "warmup_epoch": 1})
+    method.on_epoch_start(0)
+    method.loss(model, x, y)
+    state = method.state_dict()
+    fresh = make({"steps": 2, "warmup_epoch": 1})
+    fresh.load_state_dict(state)
+    fresh.ctx.epoch = 0
+    assert fresh.log_state() == method.log_state()
+    method.on_epoch_end(stats(0))
+    fresh.on_epoch_end(stats(0))
+    assert torch.equal(fresh.ctx.class_weights, method.ctx.class_weights)
+    again = make({"steps": 2, "warmup_epoch": 1})
+    again.load_state_dict(method.state_dict())
+    assert again.schedule.frozen
+    assert torch.equal(again.ctx.class_eps, method.ctx.class_eps)
+
+
+def test_run_interrupted_after_the_warmup_epoch_resumes_bit_identically(digits, tmp_path):
+    import dataclasses
+
+    from conftest import tiny_run
+
+    from fairat.checkpoint import load_torch
+    from fairat.train import train
+
+    class Crash(RuntimeError):
+        pass
+
+    def crash_after_tau(epoch: int) -> None:
+        if epoch == 1:  # 0-based: right after the end of warm-up epoch tau = 2
+            raise Crash
+
+    run = dataclasses.replace(
+        tiny_run("trix", epochs=3), method_params={"steps": 2, "warmup_epoch": 2}
+    )
+    train(run, digits, tmp_path / "a", tmp_path / "ra", progress=False)
+    with pytest.raises(Crash):
+        train(
+            run,
+            digits,
+            tmp_path / "b",
+            tmp_path / "rb",
+            progress=False,
+            after_epoch=crash_after_tau,
+        )
+    train(run, digits, tmp_path / "b", tmp_path / "rb", progress=False)
+    a, b = load_torch(tmp_path / "a" / "last.pt"), load_torch(tmp_path / "b" / "last.pt")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert torch.equal(a["method"]["class_weights"], b["method"]["class_weights"])
+    assert (tmp_path / "a" / "method_state.csv").read_text() == (
+        tmp_path / "b" / "method_state.csv"
+    ).read_text()
