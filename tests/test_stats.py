@@ -59,4 +59,8 @@ def test_paired_comparison_without_shared_seeds():
     c = paired_comparison({0: 0.3}, {1: 0.2})
     assert c.n_pairs == 0 and math.isnan(c.mean_diff)
     single = paired_comparison({0: 0.3}, {0: 0.2})
-    assert single.n_pairs == 1 and single.mean_diff == pytest.approx(0.1) and math.isnan(single.p_value)
+    assert (
+        single.n_pairs == 1
+        and single.mean_diff == pytest.approx(0.1)
+        and math.isnan(single.p_value)
+    )

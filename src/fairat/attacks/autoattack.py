@@ -44,7 +44,11 @@ def autoattack_correct(
         adversary.fab.n_target_classes = min(9, num_classes - 1)
     else:
         adversary = AutoAttack(
-            model, eps=eps, seed=seed, version="custom", device=x.device,
+            model,
+            eps=eps,
+            seed=seed,
+            version="custom",
+            device=x.device,
             attacks=["apgd-ce", "fab", "square"],
         )
         adversary.apgd.n_restarts = 1
