@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: run test lint pytest report lock clean
+.PHONY: run test lint pytest browser report lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,13 @@ lint: $(VENV)/.installed-test
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --cores 1
 
-pytest: $(VENV)/.installed-test
+pytest: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest -q
+
+# The report test renders results/report.html in Debian's headless Chromium.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
+	  || echo "warning: could not install chromium; the report rendering test will be skipped"
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock: $(VENV)/.installed-test

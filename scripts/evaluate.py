@@ -18,10 +18,12 @@ with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script dir
     for checkpoint, metrics, flags_path in zip(
         sm.input.checkpoints, sm.output.metrics, sm.output.flags, strict=True
     ):
-        flags, result = evaluate_checkpoint(run, data, checkpoint)
+        flags, result = evaluate_checkpoint(run, data, checkpoint, resume_dir=sm.params.resume)
         result["checkpoint"] = Path(checkpoint).stem
         save_npz(flags_path, labels=data.y_test, **flags)
         save_json(result, metrics)
+        for warning in result["sanity"]:
+            print(f"sanity warning ({warning['check']}): {warning['detail']}")
         scores = ", ".join(
             f"{a} {r['average']:.3f}/{r['worst']:.3f}" for a, r in result["attacks"].items()
         )

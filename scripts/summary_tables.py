@@ -1,13 +1,23 @@
-"""Workflow step: the per-method summary (mean ± std over seeds) as CSV, Markdown and LaTeX."""
+"""Workflow step: the per-method summary (CSV, Markdown, LaTeX) and the paired comparisons."""
 
 from fairat.checkpoint import save_text
 from fairat.logs import log_to
-from fairat.tables import read_classwise, summary_latex, summary_markdown, summary_table
+from fairat.tables import (
+    paired_table,
+    read_classwise,
+    read_sanity,
+    summary_latex,
+    summary_markdown,
+    summary_table,
+)
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821
-    summary = summary_table(read_classwise(sm.input[0]))
+    classwise = read_classwise(sm.input.classwise)
+    summary = summary_table(classwise, read_sanity(sm.input.sanity))
+    paired = paired_table(classwise)
     save_text(summary.to_csv(index=False), sm.output.csv)
-    save_text(summary_markdown(summary), sm.output.md)
+    save_text(paired.to_csv(index=False), sm.output.paired)
+    save_text(summary_markdown(summary, paired), sm.output.md)
     save_text(summary_latex(summary), sm.output.tex)
-    print(summary_markdown(summary))
+    print(summary_markdown(summary, paired))

@@ -11,11 +11,22 @@ import torch
 
 from fairat.data import to_float
 from fairat.eps import eps_tag, format_eps, parse_eps
-from fairat.evaluate import check_attack_name, evaluate_checkpoint, evaluate_model
+from fairat.evaluate import (
+    WORST_CASE,
+    Attack,
+    EvalStore,
+    check_attack_name,
+    evaluate_checkpoint,
+    evaluate_model,
+    sanity_checks,
+    subset_indices,
+    worst_case,
+)
 from fairat.metrics import attack_report, per_class_accuracy, summarize
 from fairat.tables import (
     CLASSWISE_COLUMNS,
     classwise_rows,
+    paired_table,
     summary_latex,
     summary_markdown,
     summary_table,
@@ -46,9 +57,9 @@ def test_per_class_accuracy_uses_true_class_counts():
 
 
 def test_attack_names():
-    for name in ("clean", "fgsm", "pgd20", "pgd100"):
+    for name in ("clean", "fgsm", "pgd20", "pgd100", "cw30", "autoattack"):
         check_attack_name(name)
-    for bad in ("pgd", "pgd0", "autoattack", "PGD20"):
+    for bad in ("pgd", "pgd0", "cw", "aa", "PGD20"):
         with pytest.raises(ValueError, match=rf"evaluation\.attacks: '{bad}' is not allowed"):
             check_attack_name(bad)
 
@@ -81,7 +92,7 @@ def test_suite_flags_and_ordering(trained, digits):
         autocast=torch.enable_grad,
         progress=False,
     )
-    assert all(f.shape == y.shape and f.dtype == bool for f in flags.values())
+    assert all(f.shape == y.shape and set(np.unique(f)) <= {0, 1} for f in flags.values())
     assert reports["pgd10"]["average"] <= reports["fgsm"]["average"] <= reports["clean"]["average"]
     # batch size does not change the flags of deterministic attacks
     again, _ = evaluate_model(
@@ -105,7 +116,8 @@ def test_evaluate_checkpoint_writes_a_consistent_report(digits, tiny_run, tmp_pa
     run = tiny_run("natural", epochs=1)
     train(run, digits, tmp_path, tmp_path / "resume", progress=False)
     flags, result = evaluate_checkpoint(run, digits, tmp_path / "last.pt", progress=False)
-    assert set(flags) == set(run.evaluation.attacks)
+    assert set(flags) == {*run.evaluation.attacks, WORST_CASE}
+    assert "sanity" in result
     assert result["checkpoint_epoch"] == 1 and result["n_test"] == len(digits.y_test)
     clean = result["attacks"]["clean"]
     assert clean["overall"] == pytest.approx(flags["clean"].mean())
@@ -164,3 +176,182 @@ def test_classwise_rows_from_json_round_trip(tmp_path):
     table = classwise_table([path])
     assert table["class"].tolist() == ["cat", "dog"]
     assert table["n"].tolist() == [10, 5]
+
+
+def test_worst_case_is_the_and_of_the_attacks():
+    flags = {
+        "clean": np.array([1, 1, 1, 0, 1], dtype=np.int8),
+        "pgd20": np.array([1, 0, 1, 0, 1], dtype=np.int8),
+        "autoattack": np.array([1, 1, 0, 0, -1], dtype=np.int8),  # last sample not evaluated
+    }
+    assert worst_case(flags).tolist() == [1, 0, 0, 0, -1]
+
+
+def test_suite_with_autoattack_and_worst_case_on_a_trained_model(trained, digits):
+    x = torch.from_numpy(digits.x_test)
+    y = torch.from_numpy(digits.y_test)
+    flags, reports = evaluate_model(
+        trained,
+        x,
+        y,
+        attacks=("clean", "fgsm", "pgd10", "cw10", "autoattack"),
+        eps=0.1,
+        clamp=True,
+        class_names=digits.class_names,
+        batch_size=256,
+        seed=0,
+        to_float=to_float,
+        progress=False,
+        autoattack_per_class=3,
+    )
+    aa = flags["autoattack"]
+    assert (aa >= 0).sum() == 30 and (aa == -1).sum() == len(y) - 30  # fixed 3-per-class subset
+    assert reports["autoattack"]["per_class"]["0"]["n"] == 3
+    evaluated = flags[WORST_CASE] >= 0
+    expected = np.all([f[evaluated] == 1 for name, f in flags.items() if name != WORST_CASE], 0)
+    assert np.array_equal(flags[WORST_CASE][evaluated] == 1, expected)
+    for name in ("clean", "fgsm", "pgd10", "cw10", "autoattack"):
+        on_subset = (flags[name][evaluated] == 1).mean()
+        assert reports[WORST_CASE]["overall"] <= on_subset + 1e-12, name
+    clean_on_subset = (flags["clean"][aa >= 0] == 1).mean()
+    assert reports["autoattack"]["overall"] <= clean_on_subset
+    assert reports["autoattack"]["overall"] < clean_on_subset  # it is a real attack
+
+
+def test_restarts_never_raise_accuracy(trained, digits):
+    x = torch.from_numpy(digits.x_test[:200])
+    y = torch.from_numpy(digits.y_test[:200])
+    acc = {}
+    for restarts in (1, 3):
+        f, _ = evaluate_model(
+            trained,
+            x,
+            y,
+            attacks=("pgd3",),
+            eps=0.1,
+            clamp=True,
+            class_names=digits.class_names,
+            batch_size=100,
+            seed=0,
+            to_float=to_float,
+            progress=False,
+            restarts=restarts,
+        )
+        acc[restarts] = f["pgd3"]
+    assert np.all(acc[3] <= acc[1])  # restart 0 is the single run; more can only remove samples
+
+
+def test_killed_evaluation_resumes_with_the_same_flags(trained, digits, tmp_path, monkeypatch):
+    x = torch.from_numpy(digits.x_test)
+    y = torch.from_numpy(digits.y_test)
+    kwargs = dict(
+        attacks=("clean", "pgd5"),
+        eps=0.1,
+        clamp=True,
+        class_names=digits.class_names,
+        batch_size=64,
+        seed=3,
+        to_float=to_float,
+        progress=False,
+    )
+    straight, _ = evaluate_model(trained, x, y, **kwargs)
+
+    calls = {"n": 0}
+    real = Attack.correct
+
+    def dies_on_the_12th_batch(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise KeyboardInterrupt("killed")
+        return real(self, *args)
+
+    monkeypatch.setattr(Attack, "correct", dies_on_the_12th_batch)
+    path = tmp_path / "eval-state.pt"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_model(trained, x, y, store=EvalStore(path), **kwargs)
+    monkeypatch.setattr(Attack, "correct", real)
+    store = EvalStore(path)
+    assert len(store.done["clean"]) == 9 and len(store.done["pgd5"]) == 2  # 9 + 2 batches kept
+
+    ran = {"n": 0}
+
+    def counting(self, *args):
+        ran["n"] += 1
+        return real(self, *args)
+
+    monkeypatch.setattr(Attack, "correct", counting)
+    resumed, _ = evaluate_model(trained, x, y, store=store, **kwargs)
+    assert ran["n"] == 9 - 2  # only the unfinished pgd5 batches ran again
+    for name in straight:
+        assert np.array_equal(straight[name], resumed[name]), name
+
+
+def test_sanity_checks_flag_masking_signs():
+    ones = np.ones(100, dtype=np.int8)
+    flags = {
+        "clean": np.r_[np.ones(90), np.zeros(10)].astype(np.int8),
+        "fgsm": np.r_[np.ones(40), np.zeros(60)].astype(np.int8),
+        "pgd20": np.r_[np.ones(60), np.zeros(40)].astype(np.int8),  # above FGSM: masking sign
+        "pgd100": np.r_[np.ones(62), np.zeros(38)].astype(np.int8),  # more steps, higher
+        "autoattack": np.r_[np.ones(30), np.zeros(70)].astype(np.int8),  # far below PGD
+    }
+    checks = sanity_checks(flags, tolerance=0.01, masking_gap=0.1)
+    details = [c["detail"] for c in checks]
+    assert any("pgd20 accuracy 0.6000 exceeds fgsm accuracy 0.4000" in d for d in details)
+    assert any("pgd100 accuracy 0.6200 exceeds pgd20 accuracy 0.6000" in d for d in details)
+    assert sum(c["check"] == "pgd_autoattack_gap" for c in checks) == 2
+    healthy = {"clean": ones, "pgd20": np.r_[np.ones(50), np.zeros(50)].astype(np.int8)}
+    assert sanity_checks(healthy, tolerance=0.01, masking_gap=0.1) == []
+    above = {"clean": np.zeros(100, dtype=np.int8), "fgsm": ones}
+    assert [c["check"] for c in sanity_checks(above, tolerance=0.01, masking_gap=0.1)] == [
+        "above_clean"
+    ]
+
+
+def test_subset_indices_take_the_first_per_class():
+    y = np.array([2, 0, 1, 0, 2, 0, 1])
+    assert subset_indices(y, 2).tolist() == [0, 1, 2, 3, 4, 6]
+    assert subset_indices(y, None).tolist() == list(range(7))
+
+
+def test_summary_rho_and_paired_against_trades():
+    rows = []
+    # per seed: (method, class accuracies clean, class accuracies robust)
+    for seed, shift in enumerate((0.0, 0.02)):
+        for method, clean, robust in (
+            ("trades", (0.8, 0.6), (0.5, 0.2)),
+            ("dafa", (0.8, 0.7), (0.5, 0.3)),
+        ):
+            for attack, accs in (("clean", clean), ("worst_case", robust)):
+                for cls, acc in zip(("a", "b"), accs, strict=True):
+                    rows.append(
+                        dict(
+                            dataset="d",
+                            model="m",
+                            method=method,
+                            eps="8/255",
+                            seed=seed,
+                            checkpoint="last",
+                            attack=attack,
+                            **{"class": cls},
+                            accuracy=acc + (shift if method == "dafa" else 0),
+                            n=10,
+                        )
+                    )
+    classwise = pd.DataFrame(rows, columns=CLASSWISE_COLUMNS)
+    summary = summary_table(classwise)
+    dafa = summary[(summary["method"] == "dafa") & (summary["attack"] == "clean")].iloc[0]
+    # clean: dafa avg 0.76 (mean of 0.75, 0.77), worst 0.71; trades avg 0.7, worst 0.6
+    assert dafa["rho_nat"] == pytest.approx((0.71 - 0.6) / 0.6 + (0.76 - 0.7) / 0.7)
+    # robust (worst_case): dafa avg 0.41, worst 0.31; trades 0.35, 0.2
+    assert dafa["rho_rob"] == pytest.approx((0.31 - 0.2) / 0.2 + (0.41 - 0.35) / 0.35)
+    trades = summary[summary["method"] == "trades"]
+    assert np.allclose(trades["rho_nat"], 0) and np.allclose(trades["rho_rob"], 0)
+    paired = paired_table(classwise)
+    worst = paired[(paired["attack"] == "worst_case") & (paired["metric"] == "worst")].iloc[0]
+    assert worst["method"] == "dafa" and worst["n_pairs"] == 2
+    assert worst["mean_diff"] == pytest.approx(0.11)
+    md = summary_markdown(summary, paired)
+    assert "| rho_nat | rho_rob | sanity |" in md
+    assert "| 41.00 ± 1.41 | 31.00 ± 1.41 | 0.27 | 0.72 | 0 |" in md  # dafa's row
+    assert "| dafa | 2 | 11.00 |" in md  # paired worst-class difference in points

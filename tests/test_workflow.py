@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psutil
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -40,9 +43,17 @@ def write_config(tmp_path: Path, **changes) -> Path:
     return path
 
 
-def test_workflow_end_to_end(tmp_path):
-    done = snakemake(tmp_path, "--cores", "2")
+@pytest.fixture(scope="module")
+def tiny_workflow(tmp_path_factory):
+    """The tiny config run once through snakemake; the tests below read its outputs."""
+    workdir = tmp_path_factory.mktemp("tiny_workflow")
+    done = snakemake(workdir, "--cores", "2")
     assert done.returncode == 0, done.stderr[-3000:]
+    return workdir
+
+
+def test_workflow_end_to_end(tiny_workflow):
+    tmp_path = tiny_workflow
     classwise = pd.read_csv(tmp_path / "results/tables/classwise.csv", dtype={"class": str})
     assert list(classwise.columns) == [
         "dataset",
@@ -56,10 +67,10 @@ def test_workflow_end_to_end(tmp_path):
         "accuracy",
         "n",
     ]
-    # 3 methods x 1 eps x 2 seeds x 2 checkpoints x 3 attacks x 10 classes
-    assert len(classwise) == 3 * 2 * 2 * 3 * 10
+    # 3 methods x 1 eps x 2 seeds x 2 checkpoints x (3 attacks + worst_case) x 10 classes
+    assert len(classwise) == 3 * 2 * 2 * 4 * 10
     assert set(classwise["method"]) == {"natural", "pgd_at", "frl_rw"}
-    assert set(classwise["attack"]) == {"clean", "fgsm", "pgd5"}
+    assert set(classwise["attack"]) == {"clean", "fgsm", "pgd5", "worst_case"}
     assert set(classwise["eps"]) == {"16/255"}
     assert classwise["accuracy"].between(0, 1).all()
     # per-class counts add up to the test split in every (run, checkpoint, attack)
@@ -67,7 +78,9 @@ def test_workflow_end_to_end(tmp_path):
     assert (totals == 539).all()
 
     summary = pd.read_csv(tmp_path / "results/tables/summary.csv")
-    assert len(summary) == 3 * 2 * 3 and (summary["n_seeds"] == 2).all()
+    assert len(summary) == 3 * 2 * 4 and (summary["n_seeds"] == 2).all()
+    # rho against trades: trades is trained (frl_rw fine-tunes it) but not evaluated here
+    assert {"rho_nat", "rho_rob", "average_ci95", "sanity_warnings"} <= set(summary.columns)
     md = (tmp_path / "results/tables/summary.md").read_text()
     assert "| natural |" in md and "| pgd_at |" in md and "clean worst" in md
     assert r"\toprule" in (tmp_path / "results/tables/summary.tex").read_text()
@@ -86,9 +99,68 @@ def test_workflow_end_to_end(tmp_path):
     again = snakemake(tmp_path, "--cores", "2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
-    report = snakemake(tmp_path, "--report", "results/report.html")
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--window-size=1280,1000",
+]
+
+
+def test_report_renders_in_chromium(tiny_workflow, tmp_path):
+    report = snakemake(tiny_workflow, "--report", "results/report.html")
     assert report.returncode == 0, report.stderr[-3000:]
-    assert (tmp_path / "results/report.html").stat().st_size > 50_000
+    html = tiny_workflow / "results/report.html"
+    assert html.stat().st_size > 50_000
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    shot = tmp_path / "report.png"
+    run = subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=10000",
+            f"--screenshot={shot}",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shot.exists(), run.stderr[-3000:]
+    console_errors = [
+        line
+        for line in run.stderr.splitlines()
+        if "CONSOLE" in line and ("Error" in line or "ERROR" in line or "Uncaught" in line)
+    ]
+    assert not console_errors, console_errors
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 10  # not a blank page
+    dom = subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile2'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    for text in ("Workflow", "Tables", "Figures", "Method state"):  # the rendered navigation
+        assert text in dom, text
 
 
 def test_misspelt_method_fails_before_any_job(tmp_path):

@@ -58,22 +58,46 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """The attack suite run on the test split for each checkpoint (METHODS.md section 9)."""
+    """The attack suite run on the test split for each checkpoint (METHODS.md section 9).
+
+    ``suite`` names a preset (``quick``, ``paper``) that replaces ``attacks``.
+    """
 
     attacks: tuple = ("clean", "fgsm", "pgd20")
+    suite: str | None = None
     batch_size: int = 256
     seed: int = 0
     checkpoints: tuple = CHECKPOINTS
+    restarts: int = 1
+    autoattack_per_class: int | None = None
+    sanity_tolerance: float = 0.01
+    masking_gap: float = 0.1
 
     def __post_init__(self) -> None:
-        from fairat.evaluate import check_attack_name
+        from fairat.evaluate import SUITES, check_attack_name
 
         object.__setattr__(self, "attacks", tuple(self.attacks))
         object.__setattr__(self, "checkpoints", tuple(self.checkpoints))
+        if self.suite is not None:
+            _one_of("evaluation.suite", self.suite, tuple(SUITES))
         for name in self.attacks:
             check_attack_name(name)
         for name in self.checkpoints:
             _one_of("evaluation.checkpoints", name, CHECKPOINTS)
+        if self.restarts < 1:
+            raise ValueError(f"evaluation.restarts: {self.restarts} is not allowed; must be >= 1")
+        if self.autoattack_per_class is not None and self.autoattack_per_class < 1:
+            raise ValueError(
+                f"evaluation.autoattack_per_class: {self.autoattack_per_class} is not allowed; "
+                "must be >= 1 or null (the whole test split)"
+            )
+
+    @property
+    def suite_attacks(self) -> tuple[str, ...]:
+        """The attacks to run: the named suite's, else ``attacks``."""
+        from fairat.evaluate import SUITES
+
+        return SUITES[self.suite] if self.suite is not None else self.attacks
 
 
 @dataclass(frozen=True)

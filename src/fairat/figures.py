@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import matplotlib
@@ -12,13 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-
-def strongest_attack(attacks: list[str]) -> str:
-    """The PGD attack with the most steps, else fgsm, else clean."""
-    pgd = [a for a in attacks if re.fullmatch(r"pgd\d+", a)]
-    if pgd:
-        return max(pgd, key=lambda a: int(a[3:]))
-    return "fgsm" if "fgsm" in attacks else attacks[0]
+from fairat.tables import robust_attack  # noqa: E402
 
 
 def plot_classwise_robust(
@@ -28,7 +21,7 @@ def plot_classwise_robust(
 
     Bars are means over seeds with the standard deviation as error bars. Returns the attack used.
     """
-    attack = strongest_attack(list(dict.fromkeys(classwise["attack"])))
+    attack = robust_attack(list(dict.fromkeys(classwise["attack"])))
     df = classwise[(classwise["attack"] == attack) & (classwise["checkpoint"] == checkpoint)].copy()
     df["panel"] = df["dataset"] + " / " + df["model"] + " / eps " + df["eps"].astype(str)
     panels = list(dict.fromkeys(df["panel"]))

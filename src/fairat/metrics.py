@@ -9,11 +9,18 @@ import numpy as np
 
 
 def per_class_accuracy(flags: np.ndarray, labels: np.ndarray, num_classes: int) -> tuple:
-    """(accuracy per class, count per class); a class absent from ``labels`` gets NaN accuracy."""
-    flags = np.asarray(flags, dtype=bool)
+    """(accuracy per class, count per class) over the evaluated samples.
+
+    ``flags`` is boolean, or int8 with 1 correct, 0 wrong and -1 not evaluated. A class with no
+    evaluated sample gets NaN accuracy and count 0.
+    """
+    flags = np.asarray(flags)
     labels = np.asarray(labels, dtype=np.int64)
     if flags.shape != labels.shape:
         raise ValueError(f"flags {flags.shape} and labels {labels.shape} differ in shape")
+    if flags.dtype != bool:
+        evaluated = flags >= 0
+        flags, labels = flags[evaluated] == 1, labels[evaluated]
     n = np.bincount(labels, minlength=num_classes)
     correct = np.bincount(labels, weights=flags.astype(np.float64), minlength=num_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -49,6 +56,6 @@ def attack_report(flags: np.ndarray, labels: np.ndarray, class_names: list[str])
             name: {"accuracy": None if np.isnan(a) else float(a), "n": int(c)}
             for name, a, c in zip(class_names, acc, n, strict=True)
         },
-        "overall": float(np.mean(flags)) if len(flags) else float("nan"),
+        "overall": float(np.sum(n * np.nan_to_num(acc)) / n.sum()) if n.sum() else float("nan"),
         **summarize(acc, class_names),
     }

@@ -1,17 +1,22 @@
-"""Aggregation: the tidy class-wise table and the per-method summary (CSV, Markdown, LaTeX).
+"""Aggregation: the tidy class-wise table, the per-method summary and paired comparisons.
 
 ``classwise.csv`` has one row per dataset, model, method, eps, seed, checkpoint, attack and
-class. The summary averages over classes within a run (average, worst class), then reports
-mean and standard deviation of those run-level numbers over seeds.
+class. The summary averages over classes within a run (average, worst class), then reports the
+mean, standard deviation and 95 % confidence half-width of those run-level numbers over seeds,
+DAFA's rho against TRADES (METHODS.md section 9) and the number of evaluation sanity warnings.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from fairat.stats import paired_comparison, rho, seed_summary
 
 CLASSWISE_COLUMNS = [
     "dataset",
@@ -25,35 +30,51 @@ CLASSWISE_COLUMNS = [
     "accuracy",
     "n",
 ]
-GROUP = ["dataset", "model", "method", "eps", "checkpoint", "attack"]
+SANITY_COLUMNS = ["dataset", "model", "method", "eps", "seed", "checkpoint", "check", "detail"]
+RUN = ["dataset", "model", "method", "eps", "checkpoint"]
+GROUP = [*RUN, "attack"]
+BASELINE = "trades"
 
 
 def classwise_rows(result: dict) -> list[dict]:
     """Rows of classwise.csv from one evaluation JSON."""
+    ident = {k: result[k] for k in ("dataset", "model", "method", "eps", "seed", "checkpoint")}
     rows = []
     for attack, report in result["attacks"].items():
         for name in result["class_names"]:
             cell = report["per_class"][name]
+            accuracy = np.nan if cell["accuracy"] is None else cell["accuracy"]
             rows.append(
-                {
-                    "dataset": result["dataset"],
-                    "model": result["model"],
-                    "method": result["method"],
-                    "eps": result["eps"],
-                    "seed": result["seed"],
-                    "checkpoint": result["checkpoint"],
-                    "attack": attack,
-                    "class": name,
-                    "accuracy": np.nan if cell["accuracy"] is None else cell["accuracy"],
-                    "n": cell["n"],
-                }
+                {**ident, "attack": attack, "class": name, "accuracy": accuracy, "n": cell["n"]}
             )
     return rows
 
 
+def _results(paths: list[str | Path]) -> list[dict]:
+    return [json.loads(Path(p).read_text()) for p in paths]
+
+
 def classwise_table(paths: list[str | Path]) -> pd.DataFrame:
-    rows = [row for p in paths for row in classwise_rows(json.loads(Path(p).read_text()))]
+    rows = [row for result in _results(paths) for row in classwise_rows(result)]
     return pd.DataFrame(rows, columns=CLASSWISE_COLUMNS)
+
+
+def sanity_table(paths: list[str | Path]) -> pd.DataFrame:
+    """Every sanity warning of every evaluation JSON, one row each."""
+    rows = []
+    for result in _results(paths):
+        ident = {k: result[k] for k in SANITY_COLUMNS[:6]}
+        rows += [{**ident, **warning} for warning in result.get("sanity", [])]
+    return pd.DataFrame(rows, columns=SANITY_COLUMNS)
+
+
+def read_classwise(path: str | Path) -> pd.DataFrame:
+    """Read classwise.csv keeping eps labels (``8/255``) and class names as strings."""
+    return pd.read_csv(path, dtype={"eps": str, "class": str})
+
+
+def read_sanity(path: str | Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"eps": str})
 
 
 def run_summaries(classwise: pd.DataFrame) -> pd.DataFrame:
@@ -66,31 +87,111 @@ def run_summaries(classwise: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def summary_table(classwise: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds of the run averages and worst-class accuracies."""
+def robust_attack(attacks: list[str]) -> str:
+    """The attack that rho_rob uses: ``worst_case`` if present, else the strongest one."""
+    if "worst_case" in attacks:
+        return "worst_case"
+    if "autoattack" in attacks:
+        return "autoattack"
+    iterative = [a for a in attacks if re.fullmatch(r"(pgd|cw)\d+", a)]
+    if iterative:
+        return max(iterative, key=lambda a: int(re.sub(r"\D", "", a)))
+    return "fgsm" if "fgsm" in attacks else attacks[0]
+
+
+def summary_table(classwise: pd.DataFrame, sanity: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per dataset, model, method, eps, checkpoint and attack: statistics over seeds, rho, and
+    the count of sanity warnings of the method's evaluations."""
     runs = run_summaries(classwise)
-    out = (
-        runs.groupby(GROUP, sort=False)
-        .agg(
-            n_seeds=("seed", "nunique"),
-            average_mean=("average", "mean"),
-            average_std=("average", lambda s: s.std(ddof=1) if len(s) > 1 else np.nan),
-            worst_mean=("worst", "mean"),
-            worst_std=("worst", lambda s: s.std(ddof=1) if len(s) > 1 else np.nan),
+    rows = []
+    for key, block in runs.groupby(GROUP, sort=False):
+        avg, worst = seed_summary(block["average"]), seed_summary(block["worst"])
+        rows.append(
+            {
+                **dict(zip(GROUP, key, strict=True)),
+                "n_seeds": avg.n,
+                "average_mean": avg.mean,
+                "average_std": avg.std,
+                "average_ci95": avg.ci95,
+                "worst_mean": worst.mean,
+                "worst_std": worst.std,
+                "worst_ci95": worst.ci95,
+            }
         )
-        .reset_index()
+    out = pd.DataFrame(rows)
+    out["rho_nat"], out["rho_rob"] = np.nan, np.nan
+    out["robust_attack"] = robust_attack(list(dict.fromkeys(out["attack"])))
+    indexed = out.set_index(GROUP)
+    for i, r in out.iterrows():
+        for column, attack in (("rho_nat", "clean"), ("rho_rob", r["robust_attack"])):
+            own = (r["dataset"], r["model"], r["method"], r["eps"], r["checkpoint"], attack)
+            base = (*own[:2], BASELINE, *own[3:])
+            if own in indexed.index and base in indexed.index:
+                a, b = indexed.loc[own], indexed.loc[base]
+                out.loc[i, column] = rho(
+                    a["average_mean"], a["worst_mean"], b["average_mean"], b["worst_mean"]
+                )
+    counts = (
+        sanity.groupby(RUN).size() if sanity is not None and len(sanity) else pd.Series(dtype=int)
     )
+    out["sanity_warnings"] = [
+        int(counts.get(tuple(r[c] for c in RUN), 0)) for _, r in out.iterrows()
+    ]
     return out
 
 
+def paired_table(classwise: pd.DataFrame) -> pd.DataFrame:
+    """Each method against TRADES on the seeds both have, per attack, for the average and the
+    worst-class accuracy: mean difference, 95 % CI half-width, paired t-test."""
+    runs = run_summaries(classwise)
+    rows = []
+    for key, block in runs.groupby(GROUP, sort=False):
+        ident = dict(zip(GROUP, key, strict=True))
+        if ident["method"] == BASELINE:
+            continue
+        base = runs
+        for c in GROUP:
+            base = base[base[c] == (BASELINE if c == "method" else ident[c])]
+        if base.empty:
+            continue
+        for metric in ("average", "worst"):
+            c = paired_comparison(
+                dict(zip(block["seed"], block[metric], strict=True)),
+                dict(zip(base["seed"], base[metric], strict=True)),
+            )
+            rows.append(
+                {
+                    **ident,
+                    "baseline": BASELINE,
+                    "metric": metric,
+                    "n_pairs": c.n_pairs,
+                    "mean_diff": c.mean_diff,
+                    "ci95": c.ci95,
+                    "t": c.t,
+                    "p_value": c.p_value,
+                }
+            )
+    columns = [*GROUP, "baseline", "metric", "n_pairs", "mean_diff", "ci95", "t", "p_value"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _cell(mean: float, std: float, scale: float = 100.0) -> str:
+    if np.isnan(mean):
+        return "–"
     if np.isnan(std):
         return f"{mean * scale:.2f}"
     return f"{mean * scale:.2f} ± {std * scale:.2f}"
 
 
+def _number(value: float) -> str:
+    return (
+        "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
+    )
+
+
 def wide_summary(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
-    """One table per (dataset, model, eps, checkpoint): a row per method, two columns per attack."""
+    """One table per (dataset, model, eps, checkpoint): a row per method, two columns per attack,
+    then rho_nat, rho_rob and the sanity warnings."""
     tables = {}
     attacks = list(dict.fromkeys(summary["attack"]))
     for key, block in summary.groupby(["dataset", "model", "eps", "checkpoint"], sort=False):
@@ -99,23 +200,65 @@ def wide_summary(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
             row = rows.setdefault(r["method"], {"method": r["method"]})
             row[f"{r['attack']} avg"] = _cell(r["average_mean"], r["average_std"])
             row[f"{r['attack']} worst"] = _cell(r["worst_mean"], r["worst_std"])
+            row["rho_nat"], row["rho_rob"] = _number(r["rho_nat"]), _number(r["rho_rob"])
+            row["sanity"] = int(r["sanity_warnings"])
         cols = ["method"] + [f"{a} {s}" for a in attacks for s in ("avg", "worst")]
-        tables[key] = pd.DataFrame(list(rows.values())).reindex(columns=cols)
+        tables[key] = pd.DataFrame(list(rows.values())).reindex(
+            columns=[*cols, "rho_nat", "rho_rob", "sanity"]
+        )
     return tables
 
 
-def summary_markdown(summary: pd.DataFrame) -> str:
-    parts = ["# Summary: average and worst-class accuracy (%), mean ± std over seeds\n"]
+def summary_markdown(summary: pd.DataFrame, paired: pd.DataFrame | None = None) -> str:
+    robust = summary["robust_attack"].iloc[0]
+    parts = [
+        "# Summary: average and worst-class accuracy (%), mean ± std over seeds\n\n"
+        f"rho_nat and rho_rob: DAFA's rho against `{BASELINE}` of the same dataset, model and "
+        f"eps, from clean and `{robust}` accuracy. sanity: evaluation warnings (see "
+        "sanity.csv).\n"
+    ]
     for (dataset, model, eps, ckpt), table in wide_summary(summary).items():
-        n = int(summary[(summary["dataset"] == dataset) & (summary["eps"] == eps)]["n_seeds"].max())
-        parts.append(f"\n## {dataset} / {model} / eps {eps} / checkpoint {ckpt} ({n} seeds)\n\n")
-        header = "| " + " | ".join(table.columns) + " |"
-        rule = "|" + "|".join("---" for _ in table.columns) + "|"
-        lines = [
-            "| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)
+        block = summary[
+            (summary["dataset"] == dataset)
+            & (summary["model"] == model)
+            & (summary["eps"] == eps)
+            & (summary["checkpoint"] == ckpt)
         ]
-        parts.append("\n".join([header, rule, *lines]) + "\n")
+        n = int(block["n_seeds"].max())
+        parts.append(f"\n## {dataset} / {model} / eps {eps} / checkpoint {ckpt} ({n} seeds)\n\n")
+        parts.append(_markdown_table(table))
+        if paired is not None and len(paired):
+            sel = paired[
+                (paired["dataset"] == dataset)
+                & (paired["model"] == model)
+                & (paired["eps"] == eps)
+                & (paired["checkpoint"] == ckpt)
+                & (paired["attack"] == robust)
+                & (paired["metric"] == "worst")
+            ]
+            if len(sel):
+                parts.append(
+                    f"\nWorst-class `{robust}` accuracy minus `{BASELINE}`'s, paired over shared "
+                    "seeds (percentage points):\n\n"
+                )
+                rows = pd.DataFrame(
+                    {
+                        "method": sel["method"],
+                        "seeds": sel["n_pairs"],
+                        "difference": [_cell(m, np.nan) for m in sel["mean_diff"]],
+                        "95% CI": [_cell(c, np.nan) for c in sel["ci95"]],
+                        "p (paired t)": [_number(p) for p in sel["p_value"]],
+                    }
+                )
+                parts.append(_markdown_table(rows))
     return "".join(parts)
+
+
+def _markdown_table(table: pd.DataFrame) -> str:
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    lines = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *lines]) + "\n"
 
 
 def _tex_escape(text: str) -> str:
@@ -127,7 +270,7 @@ def _tex_escape(text: str) -> str:
         ("#", r"\#"),
     ):
         text = text.replace(a, b)
-    return text.replace("±", r"$\pm$")
+    return text.replace("±", r"$\pm$").replace("–", "--")
 
 
 def summary_latex(summary: pd.DataFrame) -> str:
@@ -151,8 +294,3 @@ def summary_latex(summary: pd.DataFrame) -> str:
             + "\n\\bottomrule\n\\end{tabular}\n\\end{table}\n\n"
         )
     return "".join(parts)
-
-
-def read_classwise(path: str | Path) -> pd.DataFrame:
-    """Read classwise.csv keeping eps labels (``8/255``) and class names as strings."""
-    return pd.read_csv(path, dtype={"eps": str, "class": str})

@@ -272,13 +272,12 @@ def validate(
         autocast=lambda: autocast(device),
         progress=False,
     )
-    per_class = [
-        torch.tensor([r["per_class"][n]["accuracy"] or 0.0 for n in ctx.class_names])
-        for r in reports.values()
-    ]
-    return EpochStats(
-        epoch=-1, val_clean=per_class[0], val_robust=per_class[1], train_loss=0.0, model=model
+    names = ctx.class_names
+    clean, robust = (
+        torch.tensor([reports[a]["per_class"][n]["accuracy"] or 0.0 for n in names])
+        for a in ("clean", f"pgd{run.train.select_steps}")
     )
+    return EpochStats(epoch=-1, val_clean=clean, val_robust=robust, train_loss=0.0, model=model)
 
 
 def _history_row(stats: EpochStats, lr: float, names: list[str]) -> dict[str, Any]:

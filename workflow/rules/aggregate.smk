@@ -2,9 +2,14 @@ rule classwise_table:
     input:
         eval_jsons(),
     output:
-        report(
+        classwise=report(
             f"{RESULTS}/tables/classwise.csv",
             caption="../report/classwise.rst",
+            category="Tables",
+        ),
+        sanity=report(
+            f"{RESULTS}/tables/sanity.csv",
+            caption="../report/sanity.rst",
             category="Tables",
         ),
     log:
@@ -17,7 +22,8 @@ rule classwise_table:
 
 rule summary_tables:
     input:
-        f"{RESULTS}/tables/classwise.csv",
+        classwise=f"{RESULTS}/tables/classwise.csv",
+        sanity=f"{RESULTS}/tables/sanity.csv",
     output:
         csv=report(
             f"{RESULTS}/tables/summary.csv",
@@ -32,6 +38,11 @@ rule summary_tables:
         tex=report(
             f"{RESULTS}/tables/summary.tex",
             caption="../report/summary.rst",
+            category="Tables",
+        ),
+        paired=report(
+            f"{RESULTS}/tables/paired.csv",
+            caption="../report/paired.rst",
             category="Tables",
         ),
     log:

@@ -26,5 +26,6 @@ rule evaluate:
         gpu=GPUS,
     params:
         run=lambda w: run_config(w).to_json(),
+        resume=config["resume_dir"],
     script:
         "../../scripts/evaluate.py"
