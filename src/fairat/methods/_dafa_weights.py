@@ -75,22 +75,6 @@ def dafa_weights(sim: torch.Tensor, lam: float) -> torch.Tensor:
     return 1.0 + lam * terms.sum(dim=1)
 
 
-class _CaptureAdversarial(nn.Module):
-    """Passes inputs through ``model`` and keeps the output for the input ``watch`` (x_adv)."""
-
-    def __init__(self, model: nn.Module, watch: torch.Tensor) -> None:
-        super().__init__()
-        self.model = model
-        self.watch = watch
-        self.output: torch.Tensor | None = None
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        out = self.model(inputs)
-        if inputs is self.watch:
-            self.output = out
-        return out
-
-
 class DafaSchedule:
     """Warm-up accumulator and frozen DAFA weights (see the module docstring).
 
@@ -162,13 +146,9 @@ class DafaSchedule:
     ) -> torch.Tensor:
         """mean_k W_{y_k} CE(f(x_k), y_k) + beta * mean_k KL(p(x_k) || p(x_adv_k)), recording
         the softmax of the training forward of ``x_adv`` during the warm-up epoch."""
+        ce, kl, logits_adv = trades_terms(model, x, x_adv, y, return_logits=True)
         if self.recording:
-            capture = _CaptureAdversarial(model, x_adv)
-            ce, kl = trades_terms(capture, x, x_adv, y)
-            assert capture.output is not None
-            self.record(capture.output, y)
-        else:
-            ce, kl = trades_terms(model, x, x_adv, y)
+            self.record(logits_adv, y)
         return (self.ctx.class_weights[y] * ce).mean() + beta * kl.mean()
 
     def state_dict(self) -> dict[str, Any]:

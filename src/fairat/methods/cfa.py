@@ -61,12 +61,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from fairat.attacks import perturb
 from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
 from fairat.methods.registry import METHODS
+from fairat.methods.trades import trades_terms
 
 
 def cfa_eps(r: torch.Tensor, eps: float, lam1: float) -> torch.Tensor:
@@ -133,13 +133,7 @@ class CFA(Method):
             random_start="normal",
             clamp=self.ctx.clamp,
         )
-        # trades_terms' two forward passes, keeping the adversarial logits for r_c
-        logits_nat = model(x).float()
-        logits_adv = model(x_adv).float()
-        ce = F.cross_entropy(logits_nat, y, reduction="none")
-        kl = F.kl_div(
-            F.log_softmax(logits_adv, dim=1), F.softmax(logits_nat, dim=1), reduction="none"
-        ).sum(dim=1)
+        ce, kl, logits_adv = trades_terms(model, x, x_adv, y, return_logits=True)
         k = self.ctx.num_classes
         hit = logits_adv.detach().argmax(dim=1) == y
         self.correct += torch.bincount(y[hit], minlength=k)

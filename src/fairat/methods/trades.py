@@ -26,11 +26,14 @@ def trades_terms(
     x: torch.Tensor,
     x_adv: torch.Tensor,
     y: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    *,
+    return_logits: bool = False,
+) -> tuple[torch.Tensor, ...]:
     """Per-sample natural CE and KL(p(x) || p(x_adv)), each of shape (B,), in train mode.
 
     Clean and adversarial batches go through separate forward passes, as in the reference code,
-    so BatchNorm sees each batch on its own.
+    so BatchNorm sees each batch on its own. With ``return_logits`` the adversarial logits of
+    that training forward come third (DAFA records their softmax; CFA their accuracy).
     """
     logits_nat = model(x).float()
     logits_adv = model(x_adv).float()
@@ -38,7 +41,7 @@ def trades_terms(
     kl = F.kl_div(
         F.log_softmax(logits_adv, dim=1), F.softmax(logits_nat, dim=1), reduction="none"
     ).sum(dim=1)
-    return ce, kl
+    return (ce, kl, logits_adv) if return_logits else (ce, kl)
 
 
 @METHODS.register("trades")
