@@ -95,6 +95,12 @@ def test_workflow_end_to_end(tiny_workflow):
     frl_state = tmp_path / "results/runs/digits/cnn_small/frl_rw/eps16_255/seed0/method_state.csv"
     assert "w0_0" in frl_state.read_text()
 
+    # paper-style tables and figures
+    trix = (tmp_path / "results/tables/paper/trix.md").read_text()
+    assert "| frl_rw |" in trix and "**" in trix  # a row per method, best values in bold
+    assert r"\textbf" in (tmp_path / "results/tables/paper/table1.tex").read_text()
+    assert list((tmp_path / "results/figures/paper").glob("heatmap_*.pdf"))
+
     # nothing to do on a second invocation
     again = snakemake(tmp_path, "--cores", "2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

@@ -1,0 +1,12 @@
+"""Workflow step: the paper-style figures from classwise.csv (per-class heatmap, accuracy
+against eps, the average/worst-class trade-off), PNG and PDF."""
+
+from fairat.logs import log_to
+from fairat.paper_figures import write_figures
+from fairat.tables import read_classwise
+
+with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+    sm = snakemake  # noqa: F821
+    classwise = read_classwise(sm.input.classwise)
+    for stem in write_figures(classwise, None, sm.output):
+        print(f"drew {stem}")

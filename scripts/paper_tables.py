@@ -1,0 +1,16 @@
+"""Workflow step: the paper-style tables (TRIX/DAFA, Table I, error statistics, per class),
+each as CSV, Markdown and LaTeX."""
+
+from fairat.checkpoint import save_text
+from fairat.logs import log_to
+from fairat.paper_tables import paper_tables, to_csv, to_latex, to_markdown
+from fairat.tables import read_classwise
+
+with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+    sm = snakemake  # noqa: F821
+    tables = paper_tables(read_classwise(sm.input.classwise))
+    for name, table in tables.items():
+        save_text(to_csv(table), sm.output[f"{name}_csv"])
+        save_text(to_markdown(table), sm.output[f"{name}_md"])
+        save_text(to_latex(table), sm.output[f"{name}_tex"])
+        print(to_markdown(table))

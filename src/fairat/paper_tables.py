@@ -1,0 +1,324 @@
+"""Paper-style tables from classwise.csv: TRIX/DAFA, paper 000's Table I, paper 003's error
+statistics and the per-class robust accuracy (METHODS.md sections 9-10).
+
+Every table has one block per (dataset, model, eps, checkpoint) with a row per method. The
+builders are pure: they take the tidy class-wise frame (``fairat.tables.read_classwise``) and
+return a :class:`PaperTable`, whose ``data`` is numeric (accuracies, risks and errors as
+fractions, one row per block and method; the CSV) and whose ``columns`` say how each column is
+shown (in percent, or as a plain number for rho) and which value is best: the best value of
+each column in a block is set in bold (Markdown ``**x**``, LaTeX ``\\textbf{x}``); ties, as
+displayed, are all bold. Best is the highest accuracy and rho, the lowest risk, error and
+standard deviation.
+
+Statistics over classes leave classes with no test sample (n = 0) out and are taken within a
+run (one seed), then averaged over seeds, as in ``fairat.tables.run_summaries``; the standard
+deviation over classes is the population one (ddof 0, METHODS.md section 9). The TRIX table
+reuses ``fairat.tables.summary_table`` (seed mean and sample std, rho against TRADES).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fairat.eps import eps_tag
+from fairat.tables import (
+    BASELINE,
+    RUN,
+    _markdown_table,
+    _tex_escape,
+    robust_attack,
+    summary_table,
+)
+
+KEY = ["dataset", "model", "eps", "checkpoint"]
+BEST_NOTE = (
+    "Bold: the best value of each column (highest accuracy and rho; lowest risk, error and "
+    "standard deviation)."
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one column of a paper table is shown.
+
+    ``value`` names the numeric column of ``PaperTable.data``; ``std`` the column with its
+    standard deviation over seeds (shown as ``mean ± std``) or None; ``best`` is ``"max"`` or
+    ``"min"``; ``percent`` shows fractions as percentages, else the plain number (rho).
+    """
+
+    header: str
+    value: str
+    best: str
+    std: str | None = None
+    percent: bool = True
+    tex: str | None = None  # LaTeX header (escaped header when None)
+
+
+@dataclass(frozen=True)
+class PaperTable:
+    name: str
+    title: str
+    note: str
+    data: pd.DataFrame  # KEY + ["method", "seeds"] + the numeric columns
+    columns: list[Column]
+    drop_empty: bool = False  # leave out a block's columns without any value (other classes)
+
+    def blocks(self) -> dict[tuple, pd.DataFrame]:
+        """The rows of each (dataset, model, eps, checkpoint), in order of appearance."""
+        return {
+            key: block.reset_index(drop=True)
+            for key, block in self.data.groupby(KEY, sort=False, dropna=False)
+        }
+
+
+def _robust(classwise: pd.DataFrame) -> str:
+    return robust_attack(list(dict.fromkeys(classwise["attack"])))
+
+
+def _class_stats(classwise: pd.DataFrame, attack: str) -> pd.DataFrame:
+    """Per run (dataset, model, method, eps, checkpoint): mean over seeds of the class-wise
+    error's mean, population std, min and max over the classes of each seed."""
+    df = classwise[(classwise["attack"] == attack) & (classwise["n"] > 0)].copy()
+    df["error"] = 1.0 - df["accuracy"]
+    per_seed = (
+        df.groupby([*RUN, "seed"], sort=False)["error"]
+        .agg(mean="mean", std=lambda e: float(np.std(e, ddof=0)), min="min", max="max")
+        .reset_index()
+    )
+    out = per_seed.groupby(RUN, sort=False)[["mean", "std", "min", "max"]].mean()
+    out["seeds"] = per_seed.groupby(RUN, sort=False)["seed"].nunique()
+    return out.reset_index()
+
+
+def _frame(rows: pd.DataFrame, values: list[str]) -> pd.DataFrame:
+    return rows[[*KEY, "method", "seeds", *values]].reset_index(drop=True)
+
+
+def trix_table(classwise: pd.DataFrame) -> PaperTable:
+    """TRIX/DAFA layout: average and worst-class clean and robust accuracy (mean ± std over
+    seeds), rho_nat and rho_rob against TRADES."""
+    robust = _robust(classwise)
+    summary = summary_table(classwise)
+    stats = ["average_mean", "average_std", "worst_mean", "worst_std"]
+    clean = summary[summary["attack"] == "clean"].set_index([*KEY, "method"])
+    adv = summary[summary["attack"] == robust].set_index([*KEY, "method"])
+    index = list(dict.fromkeys([*clean.index, *adv.index]))
+    out = pd.DataFrame(index=pd.MultiIndex.from_tuples(index, names=[*KEY, "method"]))
+    for prefix, part in (("clean", clean), ("robust", adv)):
+        for s in stats:
+            name = s.replace("average", "avg").replace("_mean", "")
+            out[f"{prefix}_{name}"] = part[s].reindex(out.index)
+    out["seeds"] = pd.concat([clean["n_seeds"], adv["n_seeds"]], axis=1).max(axis=1)
+    out["rho_nat"] = clean["rho_nat"].reindex(out.index)
+    out["rho_rob"] = adv["rho_rob"].reindex(out.index)
+    out = out.reset_index()
+    values = [
+        "clean_avg",
+        "clean_avg_std",
+        "clean_worst",
+        "clean_worst_std",
+        "robust_avg",
+        "robust_avg_std",
+        "robust_worst",
+        "robust_worst_std",
+        "rho_nat",
+        "rho_rob",
+    ]
+    columns = [
+        Column("clean avg", "clean_avg", "max", "clean_avg_std"),
+        Column("clean worst", "clean_worst", "max", "clean_worst_std"),
+        Column("robust avg", "robust_avg", "max", "robust_avg_std"),
+        Column("robust worst", "robust_worst", "max", "robust_worst_std"),
+        Column("rho_nat", "rho_nat", "max", percent=False, tex=r"$\rho_\mathrm{nat}$"),
+        Column("rho_rob", "rho_rob", "max", percent=False, tex=r"$\rho_\mathrm{rob}$"),
+    ]
+    return PaperTable(
+        "trix",
+        "Average and worst-class accuracy (%), mean ± std over seeds, and DAFA's rho",
+        f"Clean accuracy and robust accuracy under `{robust}`; rho_nat and rho_rob against "
+        f"`{BASELINE}` of the same dataset, model, eps and checkpoint (0 for `{BASELINE}`; – when "
+        f"there is no `{BASELINE}` run).",
+        _frame(out, values),
+        columns,
+    )
+
+
+def table1(classwise: pd.DataFrame) -> PaperTable:
+    """Paper 000's Table I: average, std, min and max over classes of the class-wise
+    adversarial risk (1 - accuracy under the robust attack), mean over seeds."""
+    robust = _robust(classwise)
+    stats = _class_stats(classwise, robust).rename(
+        columns={"mean": "risk_avg", "std": "risk_std", "min": "risk_min", "max": "risk_max"}
+    )
+    values = ["risk_avg", "risk_std", "risk_min", "risk_max"]
+    columns = [Column(v.removeprefix("risk_"), v, "min") for v in values]
+    return PaperTable(
+        "table1",
+        "Class-wise adversarial risk (%): average, std, min and max over classes",
+        f"Adversarial risk = 1 - accuracy under `{robust}`; std is the population standard "
+        "deviation over classes; each statistic is taken per seed, then averaged over seeds.",
+        _frame(stats, values),
+        columns,
+    )
+
+
+def error_stats(classwise: pd.DataFrame) -> PaperTable:
+    """Paper 003's class-wise error statistics: mean and std over classes of the clean and the
+    adversarial class-wise error, mean over seeds."""
+    robust = _robust(classwise)
+    clean = _class_stats(classwise, "clean").set_index([*RUN])
+    adv = _class_stats(classwise, robust).set_index([*RUN])
+    index = list(dict.fromkeys([*clean.index, *adv.index]))
+    out = pd.DataFrame(index=pd.MultiIndex.from_tuples(index, names=RUN))
+    for prefix, part in (("clean", clean), ("adv", adv)):
+        out[f"{prefix}_mean"] = part["mean"].reindex(out.index)
+        out[f"{prefix}_std"] = part["std"].reindex(out.index)
+    out["seeds"] = pd.concat([clean["seeds"], adv["seeds"]], axis=1).max(axis=1)
+    out = out.reset_index()
+    values = ["clean_mean", "clean_std", "adv_mean", "adv_std"]
+    columns = [
+        Column("clean mean", "clean_mean", "min"),
+        Column("clean std", "clean_std", "min"),
+        Column(f"{robust} mean", "adv_mean", "min"),
+        Column(f"{robust} std", "adv_std", "min"),
+    ]
+    return PaperTable(
+        "error_stats",
+        "Class-wise error (%): mean and standard deviation over classes",
+        f"Clean error and adversarial error under `{robust}`; std is the population standard "
+        "deviation over classes; each statistic is taken per seed, then averaged over seeds.",
+        _frame(out, values),
+        columns,
+    )
+
+
+def per_class(classwise: pd.DataFrame) -> PaperTable:
+    """Robust accuracy of every class (one column per class name), mean over seeds."""
+    robust = _robust(classwise)
+    df = classwise[classwise["attack"] == robust].copy()
+    df.loc[df["n"] <= 0, "accuracy"] = np.nan
+    classes = [str(c) for c in dict.fromkeys(df["class"])]
+    runs = list(dict.fromkeys(df[RUN].itertuples(index=False, name=None)))
+    means = (
+        df.groupby([*RUN, "class"], sort=False)["accuracy"]
+        .mean()
+        .unstack("class")  # sorts the rows: put them back in order of appearance
+        .reindex(index=pd.MultiIndex.from_tuples(runs, names=RUN), columns=classes)
+    )
+    means.columns = [str(c) for c in means.columns]
+    means["seeds"] = df.groupby(RUN, sort=False)["seed"].nunique()
+    out = means.reset_index()
+    columns = [Column(c, c, "max") for c in classes]
+    return PaperTable(
+        "per_class",
+        "Per-class robust accuracy (%), mean over seeds",
+        f"Accuracy of each class under `{robust}`.",
+        _frame(out, classes),
+        columns,
+        drop_empty=True,
+    )
+
+
+TABLES = {"trix": trix_table, "table1": table1, "error_stats": error_stats, "per_class": per_class}
+
+
+def paper_tables(classwise: pd.DataFrame) -> dict[str, PaperTable]:
+    """Every paper table, by name."""
+    return {name: build(classwise) for name, build in TABLES.items()}
+
+
+# Rendering ------------------------------------------------------------------------------------
+
+
+def _isnan(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _fmt(value: float, percent: bool) -> str:
+    if _isnan(value):
+        return "–"
+    return f"{value * 100:.2f}" if percent else f"{value:.2f}"
+
+
+def formatted(table: PaperTable, block: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The display strings of one block (``method`` + a column per ``Column`` with data) and a
+    same-shaped boolean frame that marks the bold (best) cells."""
+    cells = {"method": [str(m) for m in block["method"]]}
+    bold = {"method": [False] * len(block)}
+    for col in table.columns:
+        values = pd.to_numeric(block[col.value], errors="coerce")
+        if table.drop_empty and values.isna().all():
+            continue  # the class columns of another dataset
+        shown = [_fmt(v, col.percent) for v in values]
+        best = values.max() if col.best == "max" else values.min()
+        best_shown = _fmt(float(best), col.percent)  # NaN ("–") when the column is empty
+        bold[col.header] = [s == best_shown and s != "–" for s in shown]
+        if col.std is not None:
+            stds = pd.to_numeric(block[col.std], errors="coerce")
+            shown = [
+                s if _isnan(sd) or s == "–" else f"{s} ± {_fmt(sd, col.percent)}"
+                for s, sd in zip(shown, stds, strict=True)
+            ]
+        cells[col.header] = shown
+    return pd.DataFrame(cells), pd.DataFrame(bold)
+
+
+def _heading(key: tuple, block: pd.DataFrame) -> str:
+    dataset, model, eps, checkpoint = key
+    seeds = pd.to_numeric(block["seeds"], errors="coerce").max()
+    n = "?" if _isnan(float(seeds)) else int(seeds)
+    return f"{dataset} / {model} / eps {eps} / checkpoint {checkpoint} ({n} seeds)"
+
+
+def to_markdown(table: PaperTable) -> str:
+    parts = [f"# {table.title}\n\n{table.note} {BEST_NOTE}\n"]
+    for key, block in table.blocks().items():
+        cells, bold = formatted(table, block)
+        shown = cells.copy()
+        for c in cells.columns:
+            shown[c] = [f"**{v}**" if b else v for v, b in zip(cells[c], bold[c], strict=True)]
+        parts.append(f"\n## {_heading(key, block)}\n\n{_markdown_table(shown)}")
+    return "".join(parts)
+
+
+def _tex_label(name: str, key: tuple) -> str:
+    dataset, model, eps, checkpoint = key
+    return f"tab:{name}-{dataset}-{model}-eps{eps_tag(eps)}-{checkpoint}".replace("_", "-")
+
+
+def to_latex(table: PaperTable) -> str:
+    """booktabs tables, one ``table`` environment per block."""
+    headers = {c.header: c.tex or _tex_escape(c.header) for c in table.columns}
+    parts = [f"% generated by fairat: {_tex_escape(table.title)}\n% {BEST_NOTE}\n"]
+    for key, block in table.blocks().items():
+        cells, bold = formatted(table, block)
+        head = " & ".join(headers.get(c, _tex_escape(c)) for c in cells.columns) + r" \\"
+        rows = []
+        for i in range(len(cells)):
+            row = []
+            for c in cells.columns:
+                text = _tex_escape(cells[c].iloc[i])
+                if re.match(r"-\d", text):  # a minus sign, not a hyphen
+                    text = "$-$" + text[1:]
+                row.append(f"\\textbf{{{text}}}" if bold[c].iloc[i] else text)
+            rows.append(" & ".join(row) + r" \\")
+        align = "l" + "r" * (len(cells.columns) - 1)
+        caption = _tex_escape(f"{table.title}. {_heading(key, block)}.")
+        parts.append(
+            "\\begin{table}[t]\n\\centering\n"
+            f"\\caption{{{caption}}}\n\\label{{{_tex_label(table.name, key)}}}\n"
+            f"\\begin{{tabular}}{{{align}}}\n\\toprule\n{head}\n\\midrule\n"
+            + "\n".join(rows)
+            + "\n\\bottomrule\n\\end{tabular}\n\\end{table}\n\n"
+        )
+    return "".join(parts)
+
+
+def to_csv(table: PaperTable) -> str:
+    """The numeric table (fractions, not percent), one row per block and method."""
+    return table.data.to_csv(index=False)
