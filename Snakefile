@@ -14,6 +14,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/paper.smk"
+include: "workflow/rules/theory.smk"
 
 
 rule all:
@@ -21,3 +22,4 @@ rule all:
     input:
         final_outputs(),
         PAPER_OUTPUTS,
+        THEORY_OUTPUTS,

@@ -101,6 +101,12 @@ def test_workflow_end_to_end(tiny_workflow):
     assert r"\textbf" in (tmp_path / "results/tables/paper/table1.tex").read_text()
     assert list((tmp_path / "results/figures/paper").glob("heatmap_*.pdf"))
 
+    # paper 001's theory figures: closed form and simulation, PNG and PDF, with a caption
+    for kind in ("1a", "1b", "2a", "2b"):
+        assert (tmp_path / f"results/figures/theory/theory_fig{kind}.pdf").exists()
+        caption = (tmp_path / f"results/figures/theory/theory_fig{kind}_caption.txt").read_text()
+        assert "closed form" in caption and "3 SE" in caption
+
     # nothing to do on a second invocation
     again = snakemake(tmp_path, "--cores", "2", "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
