@@ -91,7 +91,7 @@ def test_workflow_end_to_end(tiny_workflow):
     trades = "results/runs/digits/cnn_small/trades/eps16_255/seed1/last.pt"
     assert f"initialised from {trades}" in frl_log
     state = tmp_path / "results/figures/method_state/digits/cnn_small/frl_rw/eps16_255/seed0.png"
-    assert state.stat().st_size > 10_000
+    assert state.stat().st_size > 10_000 and state.with_suffix(".pdf").exists()
     frl_state = tmp_path / "results/runs/digits/cnn_small/frl_rw/eps16_255/seed0/method_state.csv"
     assert "w0_0" in frl_state.read_text()
 

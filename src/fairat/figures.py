@@ -11,11 +11,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from fairat.checkpoint import atomic_write  # noqa: E402
 from fairat.tables import robust_attack  # noqa: E402
 
 
+def save_figure(fig: plt.Figure, paths: list[str | Path], dpi: int = 200) -> None:
+    """Save one figure to every path (PNG, PDF, ... by suffix), each written atomically."""
+    for path in paths:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi))
+    plt.close(fig)
+
+
 def plot_classwise_robust(
-    classwise: pd.DataFrame, out: str | Path, checkpoint: str = "last"
+    classwise: pd.DataFrame, outs: list[str | Path], checkpoint: str = "last"
 ) -> str:
     """Grouped bars: per-class robust accuracy by method, one panel per (dataset, model, eps).
 
@@ -43,9 +51,7 @@ def plot_classwise_robust(
     grid.set_titles("{col_name}")
     grid.set_axis_labels("class", f"robust accuracy ({attack})")
     grid.set(ylim=(0, 1))
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    grid.savefig(out, dpi=150)
-    plt.close(grid.figure)
+    save_figure(grid.figure, outs)
     return attack
 
 
@@ -63,7 +69,7 @@ def state_groups(columns: list[str], class_names: list[str]) -> dict[str, list[s
 
 
 def plot_method_state(
-    state: pd.DataFrame, class_names: list[str], out: str | Path, title: str
+    state: pd.DataFrame, class_names: list[str], outs: list[str | Path], title: str
 ) -> None:
     """One panel per kind of per-epoch method state (class weights, radii, ...), a line per class."""
     groups = state_groups(list(state.columns), class_names)
@@ -84,5 +90,4 @@ def plot_method_state(
         axes[0][0].set_axis_off()
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out, dpi=150)
-    plt.close(fig)
+    save_figure(fig, outs)

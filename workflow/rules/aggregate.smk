@@ -57,11 +57,12 @@ rule figure_classwise:
     input:
         f"{RESULTS}/tables/classwise.csv",
     output:
-        report(
+        png=report(
             f"{RESULTS}/figures/classwise_robust.png",
             caption="../report/classwise_robust.rst",
             category="Figures",
         ),
+        pdf=f"{RESULTS}/figures/classwise_robust.pdf",
     log:
         "logs/aggregate/figure_classwise.log",
     conda:
@@ -77,7 +78,7 @@ rule figures_method_state:
             f"{RESULTS}/eval/{run_path(run)}/{CHECKPOINTS[0]}.json" for run in STATEFUL
         ],
     output:
-        report(
+        png=report(
             [
                 f"{RESULTS}/figures/method_state/{run_path(run)}.png"
                 for run in STATEFUL
@@ -85,6 +86,7 @@ rule figures_method_state:
             caption="../report/method_state.rst",
             category="Method state",
         ),
+        pdf=[f"{RESULTS}/figures/method_state/{run_path(run)}.pdf" for run in STATEFUL],
     log:
         "logs/aggregate/figures_method_state.log",
     conda:

@@ -83,11 +83,14 @@ STATEFUL = [run for run in RUNS if keeps_state(run.method)]
 
 def final_outputs():
     return [
-        f"{RESULTS}/figures/method_state/{run_path(run)}.png" for run in STATEFUL
+        f"{RESULTS}/figures/method_state/{run_path(run)}.{ext}"
+        for run in STATEFUL
+        for ext in ("png", "pdf")
     ] + [
         f"{RESULTS}/tables/classwise.csv",
         f"{RESULTS}/tables/summary.csv",
         f"{RESULTS}/tables/summary.md",
         f"{RESULTS}/tables/summary.tex",
         f"{RESULTS}/figures/classwise_robust.png",
+        f"{RESULTS}/figures/classwise_robust.pdf",
     ]
