@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import tiny_run
 
-from fairat.config import RunConfig, TrainConfig
 from fairat.data import prepare
 
 
@@ -13,22 +13,6 @@ from fairat.data import prepare
 def digits(tmp_path_factory):
     root = tmp_path_factory.mktemp("digits")
     return prepare("digits", root / "raw", {}, 0.1, 0, root / "digits.npz")
-
-
-def tiny_run(method: str = "pgd_at", **train) -> RunConfig:
-    settings = {"epochs": 2, "batch_size": 128, "lr": 0.05, "schedule": "constant", **train}
-    return RunConfig(
-        dataset="digits",
-        model="cnn_small",
-        method=method,
-        eps=0.1,
-        seed=0,
-        model_args={"width": 8},
-        method_params={"steps": 2} if method in ("pgd_at", "trades") else {},
-        train=TrainConfig(**settings),
-        val_fraction=0.1,
-        device="cpu",
-    )
 
 
 @pytest.fixture(name="tiny_run")

@@ -3,40 +3,14 @@ counted in the loss, and FAWA weight averaging only in epochs that pass the wors
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
+from helpers import make_method, train_batch
 
-from fairat.data import to_float
-from fairat.methods import METHODS, EpochStats, TrainContext
+from fairat.methods import METHODS, EpochStats
 from fairat.methods import cfa as cfa_module
 from fairat.methods.cfa import cfa_beta, cfa_eps
 from fairat.methods.trades import trades_terms
-from fairat.train import build_model
-
-
-def make(digits, params: dict | None = None):
-    from conftest import tiny_run
-
-    run = dataclasses.replace(tiny_run("cfa"), method_params=params or {})
-    torch.manual_seed(0)
-    model = build_model(run, digits)
-    ctx = TrainContext(
-        num_classes=digits.num_classes,
-        eps=run.eps,
-        clamp=digits.clamp,
-        device=torch.device("cpu"),
-        epochs=2,
-        class_names=digits.class_names,
-        x_val=to_float(torch.from_numpy(digits.x_val)),
-        y_val=torch.from_numpy(digits.y_val),
-    )
-    return METHODS.get("cfa")(run.params(), ctx), model
-
-
-def batch(digits, n=64):
-    return to_float(torch.from_numpy(digits.x_train[:n])), torch.from_numpy(digits.y_train[:n])
 
 
 def stats(epoch, worst, model, k=10):
@@ -66,8 +40,8 @@ def test_calibrated_radius_and_beta_from_class_accuracies():
 
 
 def test_loss_counts_training_robust_accuracy_and_weights_by_class(digits, monkeypatch):
-    method, model = make(digits, {"warmup_epoch": 1})
-    x, y = batch(digits)
+    method, model = make_method("cfa", digits, {"warmup_epoch": 1})
+    x, y = train_batch(digits)
     x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     seen = {}
 
@@ -108,7 +82,7 @@ def test_loss_counts_training_robust_accuracy_and_weights_by_class(digits, monke
 
 
 def test_warm_up_epochs_are_uniform_trades_over_one_plus_beta(digits):
-    method, model = make(digits, {"warmup_epoch": 3})
+    method, model = make_method("cfa", digits, {"warmup_epoch": 3})
     k = digits.num_classes
     method.correct = torch.arange(k)
     method.seen = torch.full((k,), k)
@@ -131,7 +105,7 @@ def fill(model, value, tracked=None):
 
 
 def test_fawa_averages_only_epochs_whose_worst_class_passes(digits):
-    method, model = make(digits)
+    method, model = make_method("cfa", digits)
     k = digits.num_classes
 
     fill(model, 1.0, tracked=5)
@@ -163,7 +137,7 @@ def test_fawa_averages_only_epochs_whose_worst_class_passes(digits):
             assert torch.all(v == 8), key  # integer buffers take the current value
     assert method.log_state()["fawa_epochs"] == 2.0
 
-    fresh, other = make(digits)
+    fresh, other = make_method("cfa", digits)
     fresh.load_state_dict(method.state_dict())
     for key, v in fresh.checkpoint_weights(other).items():
         assert torch.equal(v, weights[key]), key
@@ -171,7 +145,7 @@ def test_fawa_averages_only_epochs_whose_worst_class_passes(digits):
 
 
 def test_fawa_unwraps_a_compiled_model(digits):
-    method, model = make(digits)
+    method, model = make_method("cfa", digits)
 
     class Wrapped(torch.nn.Module):  # torch.compile's OptimizedModule keeps the model here
         def __init__(self, inner):

@@ -9,10 +9,11 @@ import math
 import pandas as pd
 import pytest
 import torch
+from helpers import make_method
 
 from fairat.checkpoint import load_torch
 from fairat.data import to_float
-from fairat.methods import METHODS, EpochStats, TrainContext, _frl
+from fairat.methods import METHODS, EpochStats, _frl
 from fairat.methods._frl import (
     FRLBase,
     frl_eps_scale,
@@ -21,29 +22,10 @@ from fairat.methods._frl import (
     normalise_multipliers,
 )
 from fairat.methods.trades import trades_terms
-from fairat.train import build_model, train
+from fairat.train import train
 
 RW = METHODS.get("frl_rw").Params()
 RWRM = METHODS.get("frl_rwrm").Params()
-
-
-def make(method: str, digits, params: dict | None = None):
-    from conftest import tiny_run
-
-    run = dataclasses.replace(tiny_run(method), method_params=params or {})
-    torch.manual_seed(0)
-    model = build_model(run, digits)
-    ctx = TrainContext(
-        num_classes=digits.num_classes,
-        eps=run.eps,
-        clamp=digits.clamp,
-        device=torch.device("cpu"),
-        epochs=2,
-        class_names=digits.class_names,
-        x_val=to_float(torch.from_numpy(digits.x_val)),
-        y_val=torch.from_numpy(digits.y_val),
-    )
-    return METHODS.get(method)(run.params(), ctx), model
 
 
 def t(*values):
@@ -119,20 +101,20 @@ def test_class_weights_from_multipliers():
 def test_remargin_radius_is_clamped_between_098_and_3(digits):
     lam2 = t(-0.1, 0.0, 0.2, 1.0)
     assert torch.allclose(frl_eps_scale(lam2), t(0.98, 1.0, math.exp(0.4), 3.0), atol=1e-12)
-    method, _ = make("frl_rwrm", digits)
+    method, _ = make_method("frl_rwrm", digits)
     lam = torch.zeros(3, digits.num_classes, dtype=torch.float64)
     lam[2, :4] = lam2
     method.load_state_dict({**method.state_dict(), "lambdas": lam})
     expected = 0.1 * torch.tensor([0.98, 1.0, math.exp(0.4), 3.0])
     assert torch.allclose(method.ctx.class_eps[:4], expected)
     assert torch.allclose(method.ctx.class_eps[4:], torch.full((digits.num_classes - 4,), 0.1))
-    rw, _ = make("frl_rw", digits)
+    rw, _ = make_method("frl_rw", digits)
     rw.load_state_dict({**rw.state_dict(), "lambdas": lam})  # reweight ignores lambda2
     assert torch.equal(rw.ctx.class_eps, torch.full((digits.num_classes,), 0.1))
 
 
 def test_alpha1_is_halved_every_40_epochs(digits):
-    method, _ = make("frl_rw", digits)
+    method, _ = make_method("frl_rw", digits)
     assert [method.alpha1_for(n) for n in (1, 39, 40, 79, 80)] == [
         0.05,
         0.05,
@@ -140,7 +122,7 @@ def test_alpha1_is_halved_every_40_epochs(digits):
         0.025,
         0.0125,
     ]
-    never, _ = make("frl_rw", digits, {"alpha_halve_every": 0})
+    never, _ = make_method("frl_rw", digits, {"alpha_halve_every": 0})
     assert never.alpha1_for(80) == 0.05
 
 
@@ -156,7 +138,7 @@ def test_epoch_end_update_uses_validation_stats_of_the_validated_model(digits, m
         return acc, adv, counts
 
     monkeypatch.setattr(_frl, "class_accuracy", fake)
-    method, model = make("frl_rwrm", digits)
+    method, model = make_method("frl_rwrm", digits)
     stats = EpochStats(38, torch.ones(k), torch.ones(k), 0.0, model=model)
     method.on_epoch_end(stats)  # after 1-based epoch 39: the update for epoch 40 is halved
     assert seen == {"model": model, "steps": 20, "eps": 0.1}
@@ -170,7 +152,7 @@ def test_epoch_end_update_uses_validation_stats_of_the_validated_model(digits, m
     assert {"eps_" + n for n in digits.class_names} <= set(state)
     assert "lambda2_" + digits.class_names[0] in state
 
-    fresh, _ = make("frl_rwrm", digits)
+    fresh, _ = make_method("frl_rwrm", digits)
     fresh.load_state_dict(method.state_dict())
     assert torch.equal(fresh.lambdas, method.lambdas) and fresh.updates == 1
     assert torch.equal(fresh.w1, method.w1) and torch.equal(
@@ -179,7 +161,7 @@ def test_epoch_end_update_uses_validation_stats_of_the_validated_model(digits, m
 
 
 def test_first_loss_call_updates_once_before_training(digits):
-    method, model = make("frl_rw", digits, {"steps": 1, "val_steps": 1})
+    method, model = make_method("frl_rw", digits, {"steps": 1, "val_steps": 1})
     x = to_float(torch.from_numpy(digits.x_train[:32]))
     y = torch.from_numpy(digits.y_train[:32])
     model.train()
@@ -191,7 +173,7 @@ def test_first_loss_call_updates_once_before_training(digits):
 
 
 def test_class_accuracy_counts_per_class(digits):
-    method, model = make("frl_rw", digits)
+    method, model = make_method("frl_rw", digits)
     x, y = method.ctx.x_val, method.ctx.y_val
     acc, adv, counts = _frl.class_accuracy(
         model, x, y, digits.num_classes, eps=0.1, steps=2, clamp=True, generator=None, batch_size=50
@@ -207,7 +189,7 @@ def test_class_accuracy_counts_per_class(digits):
 
 @pytest.mark.parametrize("norm", ["separate", "joint"])
 def test_loss_weights_ce_and_kl_by_class(digits, monkeypatch, norm):
-    method, model = make("frl_rw", digits, {"steps": 1, "loss_norm": norm})
+    method, model = make_method("frl_rw", digits, {"steps": 1, "loss_norm": norm})
     x = to_float(torch.from_numpy(digits.x_train[:64]))
     y = torch.from_numpy(digits.y_train[:64])
     x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)

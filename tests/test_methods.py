@@ -3,47 +3,19 @@ baseline's defining property."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import make_method, train_batch
 
-from fairat.data import to_float
-from fairat.methods import METHODS, TrainContext
-from fairat.train import build_model
-
-
-def make(method: str, digits, params: dict | None = None):
-    from conftest import tiny_run
-
-    run = tiny_run(method)
-    if params is not None:
-        run = dataclasses.replace(run, method_params=params)
-    torch.manual_seed(0)
-    model = build_model(run, digits)
-    ctx = TrainContext(
-        num_classes=digits.num_classes,
-        eps=run.eps,
-        clamp=digits.clamp,
-        device=torch.device("cpu"),
-        epochs=2,
-        class_names=digits.class_names,
-        x_val=to_float(torch.from_numpy(digits.x_val)),
-        y_val=torch.from_numpy(digits.y_val),
-    )
-    return METHODS.get(method)(run.params(), ctx), model
-
-
-def batch(digits, n=64):
-    return to_float(torch.from_numpy(digits.x_train[:n])), torch.from_numpy(digits.y_train[:n])
+from fairat.methods import METHODS
 
 
 @pytest.mark.parametrize("name", METHODS.names())
 def test_one_step_is_finite_and_reaches_every_parameter(name, digits):
-    method, model = make(name, digits)
+    method, model = make_method(name, digits)
     model.train()
-    x, y = batch(digits)
+    x, y = train_batch(digits)
     loss = method.loss(model, x, y)
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
@@ -55,34 +27,34 @@ def test_one_step_is_finite_and_reaches_every_parameter(name, digits):
 
 @pytest.mark.parametrize("name", METHODS.names())
 def test_state_round_trips(name, digits):
-    method, _ = make(name, digits)
+    method, _ = make_method(name, digits)
     method.ctx.class_weights[0] = 3.0
     state = method.state_dict()
-    fresh, _ = make(name, digits)
+    fresh, _ = make_method(name, digits)
     fresh.load_state_dict(state)
     assert torch.equal(fresh.ctx.class_weights, method.ctx.class_weights)
 
 
 def test_natural_is_clean_cross_entropy(digits):
-    method, model = make("natural", digits)
-    x, y = batch(digits)
+    method, model = make_method("natural", digits)
+    x, y = train_batch(digits)
     model.train()
     assert torch.allclose(method.loss(model, x, y), F.cross_entropy(model(x), y))
 
 
 def test_trades_with_beta_zero_is_natural_cross_entropy(digits):
-    method, model = make("trades", digits, {"beta": 0.0, "steps": 2})
-    x, y = batch(digits)
+    method, model = make_method("trades", digits, {"beta": 0.0, "steps": 2})
+    x, y = train_batch(digits)
     model.train()
     expected = F.cross_entropy(model(x), y)
     assert torch.allclose(method.loss(model, x, y), expected, atol=1e-6)
 
 
 def test_trades_kl_term_is_positive_and_scales_with_beta(digits):
-    x, y = batch(digits)
+    x, y = train_batch(digits)
     losses = {}
     for beta in (0.0, 6.0):
-        method, model = make("trades", digits, {"beta": beta, "steps": 3})
+        method, model = make_method("trades", digits, {"beta": beta, "steps": 3})
         torch.manual_seed(1)
         model.train()
         losses[beta] = method.loss(model, x, y).item()
@@ -90,8 +62,8 @@ def test_trades_kl_term_is_positive_and_scales_with_beta(digits):
 
 
 def test_pgd_at_trains_on_perturbed_inputs(digits, trained):
-    method, _ = make("pgd_at", digits, {"steps": 5})
-    x, y = batch(digits, 128)
+    method, _ = make_method("pgd_at", digits, {"steps": 5})
+    x, y = train_batch(digits, 128)
     trained.train()
     clean = F.cross_entropy(trained(x), y).item()
     adversarial = method.loss(trained, x, y).item()
@@ -110,8 +82,8 @@ def test_fgsm_without_random_start_steps_to_the_ball_surface(digits, monkeypatch
         return out
 
     monkeypatch.setattr(fgsm_at, "perturb", spy)
-    method, model = make("fgsm_at", digits, {"random_start": False})
-    x, y = batch(digits)
+    method, model = make_method("fgsm_at", digits, {"random_start": False})
+    x, y = train_batch(digits)
     method.loss(model, x, y)
     delta = (seen["x_adv"] - x).abs()
     interior = (x > 0.15) & (x < 0.85)  # clamping cannot touch these pixels at eps = 0.1

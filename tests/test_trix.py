@@ -6,51 +6,21 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from helpers import TOY_CLASSES as NAMES
+from helpers import TOY_EPS as EPS
+from helpers import toy_data as data
+from helpers import toy_method
+from helpers import toy_model as tiny_model
+from helpers import toy_stats as stats
 
-from fairat.methods import METHODS, EpochStats, TrainContext
 from fairat.methods import trix as trix_module
 from fairat.methods.trix import draw_targets, strong_mask, trix_strength
 
-K = 3
-EPS = 0.1
-NAMES = ["a", "b", "c"]
-
-
-def context(epochs: int = 5) -> TrainContext:
-    return TrainContext(
-        num_classes=K,
-        eps=EPS,
-        clamp=True,
-        device=torch.device("cpu"),
-        epochs=epochs,
-        class_names=NAMES,
-        x_val=torch.zeros(3, 1, 8, 8),
-        y_val=torch.arange(3),
-    )
+K = len(NAMES)
 
 
 def make(params: dict, epochs: int = 5):
-    cls = METHODS.get("trix")
-    return cls(cls.parse_params(params), context(epochs))
-
-
-def tiny_model(seed: int = 0) -> nn.Module:
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, K))
-
-
-def data(n: int = 48, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % K
-    x = torch.rand(n, 1, 8, 8, generator=g) * 0.6 + 0.2 + 0.1 * y.view(-1, 1, 1, 1)
-    return x, y
-
-
-def stats(epoch: int) -> EpochStats:
-    return EpochStats(
-        epoch=epoch, val_clean=torch.zeros(K), val_robust=torch.zeros(K), train_loss=0
-    )
+    return toy_method("trix", params, epochs)
 
 
 class Spy:
@@ -246,7 +216,7 @@ def test_state_round_trip_restores_weights_accumulator_and_counts():
 def test_run_interrupted_after_the_warmup_epoch_resumes_bit_identically(digits, tmp_path):
     import dataclasses
 
-    from conftest import tiny_run
+    from helpers import tiny_run
 
     from fairat.checkpoint import load_torch
     from fairat.train import train

@@ -3,42 +3,18 @@ accumulate over epochs."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import make_method, train_batch
 
 from fairat.data import to_float
-from fairat.methods import METHODS, EpochStats, TrainContext
+from fairat.methods import METHODS, EpochStats
 from fairat.methods import wat as wat_module
 from fairat.methods.trades import trades_terms
 from fairat.methods.wat import wat_weights
-from fairat.train import build_model
-
-
-def make(digits, params: dict | None = None):
-    from conftest import tiny_run
-
-    run = dataclasses.replace(tiny_run("wat"), method_params=params or {})
-    torch.manual_seed(0)
-    model = build_model(run, digits)
-    ctx = TrainContext(
-        num_classes=digits.num_classes,
-        eps=run.eps,
-        clamp=digits.clamp,
-        device=torch.device("cpu"),
-        epochs=2,
-        class_names=digits.class_names,
-        x_val=to_float(torch.from_numpy(digits.x_val)),
-        y_val=torch.from_numpy(digits.y_val),
-    )
-    return METHODS.get("wat")(run.params(), ctx), model
-
-
-def batch(digits, n=64):
-    return to_float(torch.from_numpy(digits.x_train[:n])), torch.from_numpy(digits.y_train[:n])
 
 
 def test_defaults():
@@ -60,8 +36,8 @@ def test_weights_are_k_times_softmax_of_eta_times_cumulative_cost():
 
 
 def test_loss_is_class_weighted_trades_plus_weighted_mean(digits, monkeypatch):
-    method, model = make(digits)
-    x, y = batch(digits)
+    method, model = make_method("wat", digits)
+    x, y = train_batch(digits)
     x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     monkeypatch.setattr(wat_module, "perturb", lambda *a, **k: x_adv)
     model.train()
@@ -94,7 +70,7 @@ def clean_costs(model, digits, k):
 
 
 def test_validation_costs_accumulate_over_epochs(digits, monkeypatch):
-    method, model = make(digits)
+    method, model = make_method("wat", digits)
     k = digits.num_classes
     calls = []
 
@@ -125,14 +101,14 @@ def test_validation_costs_accumulate_over_epochs(digits, monkeypatch):
     assert state["weight_avg"] == pytest.approx(float(method.weights[k]))
     assert state["cost_" + digits.class_names[2]] == pytest.approx(float(cost2[2]))
 
-    fresh, _ = make(digits)
+    fresh, _ = make_method("wat", digits)
     fresh.load_state_dict(method.state_dict())
     assert torch.equal(fresh.weights, method.weights)
     assert torch.equal(fresh.cum_cost, method.cum_cost)
 
 
 def test_real_validation_attack_adds_a_nonnegative_kl_term(digits):
-    method, model = make(digits, {"steps": 2})
+    method, model = make_method("wat", digits, {"steps": 2})
     k = digits.num_classes
     method.on_epoch_end(EpochStats(0, torch.ones(k), torch.ones(k), 0.0, model=model))
     clean = clean_costs(model, digits, k)

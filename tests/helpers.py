@@ -1,0 +1,102 @@
+"""Builders shared by the test modules (plain functions; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from fairat.config import RunConfig, TrainConfig
+from fairat.data import SplitData, to_float
+from fairat.methods import METHODS, EpochStats, Method, TrainContext
+from fairat.train import build_model
+
+
+def tiny_run(method: str = "pgd_at", **train) -> RunConfig:
+    """A digits / cnn_small (width 8) run of two epochs; PGD and TRADES take two attack steps."""
+    settings = {"epochs": 2, "batch_size": 128, "lr": 0.05, "schedule": "constant", **train}
+    return RunConfig(
+        dataset="digits",
+        model="cnn_small",
+        method=method,
+        eps=0.1,
+        seed=0,
+        model_args={"width": 8},
+        method_params={"steps": 2} if method in ("pgd_at", "trades") else {},
+        train=TrainConfig(**settings),
+        val_fraction=0.1,
+        device="cpu",
+    )
+
+
+def make_method(
+    method: str, digits: SplitData, params: dict | None = None
+) -> tuple[Method, torch.nn.Module]:
+    """A method instance on the digits split and a freshly initialised model (seed 0).
+
+    ``params`` replaces tiny_run's hyper-parameters when given.
+    """
+    run = tiny_run(method)
+    if params is not None:
+        run = dataclasses.replace(run, method_params=params)
+    torch.manual_seed(0)
+    model = build_model(run, digits)
+    ctx = TrainContext(
+        num_classes=digits.num_classes,
+        eps=run.eps,
+        clamp=digits.clamp,
+        device=torch.device("cpu"),
+        epochs=2,
+        class_names=digits.class_names,
+        x_val=to_float(torch.from_numpy(digits.x_val)),
+        y_val=torch.from_numpy(digits.y_val),
+    )
+    return METHODS.get(method)(run.params(), ctx), model
+
+
+def train_batch(digits: SplitData, n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first n training images (float) and labels."""
+    return to_float(torch.from_numpy(digits.x_train[:n])), torch.from_numpy(digits.y_train[:n])
+
+
+# A three-class toy problem on 1x8x8 inputs, for methods whose state is tested by hand.
+TOY_CLASSES = ["a", "b", "c"]
+TOY_EPS = 0.1
+
+
+def toy_context(epochs: int = 5) -> TrainContext:
+    return TrainContext(
+        num_classes=len(TOY_CLASSES),
+        eps=TOY_EPS,
+        clamp=True,
+        device=torch.device("cpu"),
+        epochs=epochs,
+        class_names=TOY_CLASSES,
+        x_val=torch.zeros(3, 1, 8, 8),
+        y_val=torch.arange(3),
+    )
+
+
+def toy_method(name: str, params: dict, epochs: int = 5) -> Method:
+    cls = METHODS.get(name)
+    return cls(cls.parse_params(params), toy_context(epochs))
+
+
+def toy_model(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, len(TOY_CLASSES)))
+
+
+def toy_data(n: int = 48, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs whose brightness depends a little on the class, so a model can separate them."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % len(TOY_CLASSES)
+    x = torch.rand(n, 1, 8, 8, generator=g) * 0.6 + 0.2 + 0.1 * y.view(-1, 1, 1, 1)
+    return x, y
+
+
+def toy_stats(epoch: int) -> EpochStats:
+    k = len(TOY_CLASSES)
+    return EpochStats(
+        epoch=epoch, val_clean=torch.zeros(k), val_robust=torch.zeros(k), train_loss=0
+    )
