@@ -3,6 +3,9 @@ baseline's defining property."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -105,3 +108,20 @@ def test_params_errors_name_the_field():
 def test_unknown_method_lists_valid_names():
     with pytest.raises(KeyError, match="unknown method 'tradess'; valid names: .*trades"):
         METHODS.get("tradess")
+
+
+def test_config_readme_documents_every_method_and_hyper_parameter():
+    """config/README.md keeps step with the code: a row per method naming each of its keys."""
+    readme = (Path(__file__).resolve().parents[1] / "config" / "README.md").read_text()
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in readme.splitlines()
+        if line.startswith("| `")
+    }
+    for name in METHODS.names():
+        assert name in rows, f"config/README.md has no row for method {name!r}"
+        documented = rows[name]
+        if "as `frl_rw`" in documented:
+            documented += rows["frl_rw"]
+        for field in dataclasses.fields(METHODS.get(name).Params):
+            assert f"`{field.name}`" in documented, f"methods.{name}.{field.name} is undocumented"

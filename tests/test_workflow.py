@@ -243,3 +243,13 @@ def test_killed_training_resumes_to_the_same_checkpoint(tmp_path):
     a = torch.load(straight / target, weights_only=True)["model"]
     b = torch.load(killed / target, weights_only=True)["model"]
     assert all(torch.equal(v, b[k]) for k, v in a.items())
+
+
+def test_missing_dataset_fails_with_one_clear_message(tmp_path):
+    config = write_config(tmp_path, datasets=["cifar10"], methods={"natural": {}}, seeds=[0])
+    result = snakemake(tmp_path, "--cores", "1", config=config)
+    assert result.returncode != 0
+    err = result.stdout + result.stderr
+    assert "DatasetMissingError: dataset 'cifar10' not found under data/raw/cifar10" in err
+    assert "set data.cifar10.download: true" in err
+    assert not (tmp_path / "data/cifar10.npz").exists()
