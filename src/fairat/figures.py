@@ -43,16 +43,33 @@ def plot_classwise_robust(
         col="panel",
         col_wrap=min(len(panels), 2),
         errorbar="sd",
+        err_kws={"linewidth": 0.7},
         palette="colorblind",
         height=3.0,
         aspect=1.6,
         sharex=False,
     )
+    _hatch_beyond_palette(grid)
     grid.set_titles("{col_name}")
     grid.set_axis_labels("class", f"robust accuracy ({attack})")
     grid.set(ylim=(0, 1))
     save_figure(grid.figure, outs)
     return attack
+
+
+def _hatch_beyond_palette(grid: sns.FacetGrid, colours: int = 10) -> None:
+    """The colour-blind palette has ten colours: hatch the bars (and legend keys) of methods
+    beyond the tenth, whose colours repeat."""
+    for ax in grid.axes.flat:
+        for i, container in enumerate(ax.containers):
+            if i >= colours:
+                for bar in container:
+                    bar.set_hatch("////")
+    legend = grid.legend
+    if legend is not None:
+        for i, handle in enumerate(legend.legend_handles):
+            if i >= colours:
+                handle.set_hatch("////")
 
 
 def state_groups(columns: list[str], class_names: list[str]) -> dict[str, list[str]]:
