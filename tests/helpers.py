@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
+import pytest
 import torch
 
 from fairat.config import RunConfig, TrainConfig
@@ -100,3 +102,38 @@ def toy_stats(epoch: int) -> EpochStats:
     return EpochStats(
         epoch=epoch, val_clean=torch.zeros(k), val_robust=torch.zeros(k), train_loss=0
     )
+
+
+class Crash(RuntimeError):
+    """A simulated crash between epochs."""
+
+
+def crash_after(n: int):
+    """An ``after_epoch`` hook that crashes once 0-based epoch ``n`` is saved."""
+
+    def hook(epoch: int) -> None:
+        if epoch == n:
+            raise Crash(f"simulated crash after epoch {epoch + 1}")
+
+    return hook
+
+
+def assert_resumes_bit_identically(run: RunConfig, digits: SplitData, tmp: Path, crash: int):
+    """Train ``run`` straight and with a crash after 0-based epoch ``crash`` plus a resume; the
+    two ``last.pt`` weights and ``method_state.csv`` files must be identical. Returns both
+    ``last.pt`` contents for further checks."""
+    from fairat.checkpoint import load_torch
+    from fairat.train import train
+
+    train(run, digits, tmp / "straight", tmp / "r1", progress=False)
+    with pytest.raises(Crash):
+        train(
+            run, digits, tmp / "resumed", tmp / "r2", progress=False, after_epoch=crash_after(crash)
+        )
+    train(run, digits, tmp / "resumed", tmp / "r2", progress=False)
+    a, b = load_torch(tmp / "straight" / "last.pt"), load_torch(tmp / "resumed" / "last.pt")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    state = "method_state.csv"
+    assert (tmp / "straight" / state).read_text() == (tmp / "resumed" / state).read_text()
+    return a, b

@@ -225,36 +225,11 @@ def test_warmup_beyond_the_last_epoch_keeps_unit_weights(capsys):
 def test_run_interrupted_after_the_warmup_epoch_resumes_bit_identically(digits, tmp_path):
     import dataclasses
 
-    from helpers import tiny_run
-
-    from fairat.checkpoint import load_torch
-    from fairat.train import train
-
-    class Crash(RuntimeError):
-        pass
-
-    def crash_after_tau(epoch: int) -> None:
-        if epoch == 1:  # 0-based: right after the end of warm-up epoch tau = 2
-            raise Crash
+    from helpers import assert_resumes_bit_identically, tiny_run
 
     run = dataclasses.replace(
         tiny_run("dafa", epochs=3), method_params={"steps": 2, "warmup_epoch": 2}
     )
-    train(run, digits, tmp_path / "a", tmp_path / "ra", progress=False)
-    with pytest.raises(Crash):
-        train(
-            run,
-            digits,
-            tmp_path / "b",
-            tmp_path / "rb",
-            progress=False,
-            after_epoch=crash_after_tau,
-        )
-    train(run, digits, tmp_path / "b", tmp_path / "rb", progress=False)
-    a, b = load_torch(tmp_path / "a" / "last.pt"), load_torch(tmp_path / "b" / "last.pt")
-    for key, value in a["model"].items():
-        assert torch.equal(value, b["model"][key]), key
+    # 0-based epoch 1 is the end of warm-up epoch tau = 2
+    a, b = assert_resumes_bit_identically(run, digits, tmp_path, crash=1)
     assert torch.equal(a["method"]["class_weights"], b["method"]["class_weights"])
-    assert (tmp_path / "a" / "method_state.csv").read_text() == (
-        tmp_path / "b" / "method_state.csv"
-    ).read_text()

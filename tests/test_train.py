@@ -6,22 +6,11 @@ import dataclasses
 
 import pytest
 import torch
+from helpers import Crash, crash_after
 
 from fairat.checkpoint import load_torch
 from fairat.config import TrainConfig
 from fairat.train import lr_factor, train
-
-
-class Crash(RuntimeError):
-    pass
-
-
-def crash_after(n: int):
-    def hook(epoch: int) -> None:
-        if epoch == n:
-            raise Crash(f"simulated crash after epoch {epoch + 1}")
-
-    return hook
 
 
 def test_outputs_and_checkpoint_contents(digits, tiny_run, tmp_path):
