@@ -7,7 +7,7 @@ import torch
 from fairat.checkpoint import save_json, save_npz
 from fairat.config import RunConfig
 from fairat.data import load_prepared
-from fairat.evaluate import evaluate_checkpoint
+from fairat.evaluate import evaluate_checkpoint, weights_digest
 from fairat.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
@@ -15,11 +15,23 @@ with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script dir
     torch.set_num_threads(sm.threads)
     run = RunConfig.from_json(sm.params.run)
     data = load_prepared(sm.input.data)
+    done = {}  # (weights, attacks) -> flags and result: best.pt is often last.pt bit for bit
     for checkpoint, metrics, flags_path in zip(
         sm.input.checkpoints, sm.output.metrics, sm.output.flags, strict=True
     ):
-        flags, result = evaluate_checkpoint(run, data, checkpoint, resume_dir=sm.params.resume)
-        result["checkpoint"] = Path(checkpoint).stem
+        label = Path(checkpoint).stem
+        attacks = run.evaluation.attacks_for(seed=run.seed, eps=run.eps, checkpoint=label)
+        key = (weights_digest(checkpoint), attacks)
+        if key in done:
+            flags, result = done[key]
+            print(f"{label}: the same weights as {result['checkpoint']}; its flags are reused")
+        else:
+            flags, result = evaluate_checkpoint(
+                run, data, checkpoint, label=label, resume_dir=sm.params.resume
+            )
+            result["checkpoint"] = label
+            done[key] = flags, result
+        result = {**result, "checkpoint": label}
         save_npz(flags_path, labels=data.y_test, **flags)
         save_json(result, metrics)
         for warning in result["sanity"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from fairat.config import EvalConfig
 from fairat.data import to_float
 from fairat.eps import eps_tag, format_eps, parse_eps
 from fairat.evaluate import (
@@ -20,6 +22,7 @@ from fairat.evaluate import (
     evaluate_model,
     sanity_checks,
     subset_indices,
+    weights_digest,
     worst_case,
 )
 from fairat.metrics import attack_report, per_class_accuracy, summarize
@@ -124,6 +127,71 @@ def test_evaluate_checkpoint_writes_a_consistent_report(digits, tiny_run, tmp_pa
     assert sum(c["n"] for c in clean["per_class"].values()) == len(digits.y_test)
 
 
+def test_autoattack_runs_selects_the_checkpoints_autoattack_runs_on(
+    digits, tiny_run, tmp_path, monkeypatch
+):
+    import fairat.attacks.autoattack as aa
+
+    calls = []
+
+    def fake_autoattack(model, x, y, **kwargs):  # stands in for the 12 s of AutoAttack
+        calls.append(len(y))
+        return torch.zeros_like(y, dtype=torch.bool)
+
+    monkeypatch.setattr(aa, "autoattack_correct", fake_autoattack)
+    run = tiny_run("natural", epochs=1)
+    evaluation = EvalConfig(
+        attacks=("clean", "fgsm", "autoattack"),
+        autoattack_per_class=2,
+        autoattack_runs={"seeds": [0], "eps": ["0.1"], "checkpoints": ["last"]},
+    )
+    run = dataclasses.replace(run, evaluation=evaluation)
+    train(run, digits, tmp_path, tmp_path / "resume", progress=False)
+    flags, _ = evaluate_checkpoint(run, digits, tmp_path / "last.pt", progress=False)
+    assert calls == [20] and (flags["autoattack"] >= 0).sum() == 20
+    assert (flags[WORST_CASE][flags["autoattack"] >= 0] == 0).all()  # the fake fools everything
+    flags, result = evaluate_checkpoint(run, digits, tmp_path / "best.pt", progress=False)
+    assert calls == [20] and set(flags) == {"clean", "fgsm", WORST_CASE}
+    assert set(result["attacks"]) == set(flags)
+    other_seed = dataclasses.replace(run, seed=1)
+    flags, _ = evaluate_checkpoint(other_seed, digits, tmp_path / "last.pt", progress=False)
+    assert "autoattack" not in flags
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ({"seed": [0]}, "unknown key 'seed'"),
+        ({"seeds": 0}, "evaluation.autoattack_runs.seeds: 0 is not allowed"),
+        ({"checkpoints": ["final"]}, "evaluation.autoattack_runs.checkpoints: 'final'"),
+        ({"eps": ["8/0"]}, "evaluation.autoattack_runs.eps"),
+        ([0], "give a mapping"),
+    ],
+)
+def test_autoattack_runs_errors_name_the_field(where, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        EvalConfig(autoattack_runs=where)
+
+
+def test_autoattack_runs_matches_seed_eps_and_checkpoint():
+    cfg = EvalConfig(suite="quick", autoattack_runs={"seeds": [1], "eps": ["8/255"]})
+    assert cfg.attacks_for(seed=1, eps=8 / 255, checkpoint="best") == cfg.suite_attacks
+    assert "autoattack" not in cfg.attacks_for(seed=0, eps=8 / 255, checkpoint="best")
+    assert "autoattack" not in cfg.attacks_for(seed=1, eps=16 / 255, checkpoint="last")
+    assert EvalConfig(suite="paper").attacks_for(seed=5, eps=0.5, checkpoint="best")[-1] == (
+        "autoattack"
+    )
+
+
+def test_weights_digest_tells_identical_checkpoints_apart(digits, tiny_run, tmp_path):
+    run = tiny_run("natural", epochs=1)  # one epoch: best.pt holds the final weights
+    train(run, digits, tmp_path / "a", tmp_path / "resume", progress=False)
+    train(dataclasses.replace(run, seed=1), digits, tmp_path / "b", tmp_path / "r", progress=False)
+    last = weights_digest(tmp_path / "a" / "last.pt")
+    assert weights_digest(tmp_path / "a" / "best.pt") == last
+    assert weights_digest(tmp_path / "b" / "last.pt") != last
+
+
 def hand_made_results():
     """Two seeds of one method, two classes, one attack: accuracies chosen by hand."""
     out = []
@@ -178,13 +246,14 @@ def test_classwise_rows_from_json_round_trip(tmp_path):
     assert table["n"].tolist() == [10, 5]
 
 
-def test_worst_case_is_the_and_of_the_attacks():
+def test_worst_case_is_the_and_of_the_attacks_that_evaluated_each_sample():
     flags = {
-        "clean": np.array([1, 1, 1, 0, 1], dtype=np.int8),
-        "pgd20": np.array([1, 0, 1, 0, 1], dtype=np.int8),
-        "autoattack": np.array([1, 1, 0, 0, -1], dtype=np.int8),  # last sample not evaluated
+        "clean": np.array([1, 1, 1, 0, 1, 1, -1], dtype=np.int8),
+        "pgd20": np.array([1, 0, 1, 0, 1, 0, -1], dtype=np.int8),
+        # the last three samples are outside AutoAttack's subset
+        "autoattack": np.array([1, 1, 0, 0, -1, -1, -1], dtype=np.int8),
     }
-    assert worst_case(flags).tolist() == [1, 0, 0, 0, -1]
+    assert worst_case(flags).tolist() == [1, 0, 0, 0, 1, 0, -1]
 
 
 def test_suite_with_autoattack_and_worst_case_on_a_trained_model(trained, digits):
@@ -207,12 +276,18 @@ def test_suite_with_autoattack_and_worst_case_on_a_trained_model(trained, digits
     aa = flags["autoattack"]
     assert (aa >= 0).sum() == 30 and (aa == -1).sum() == len(y) - 30  # fixed 3-per-class subset
     assert reports["autoattack"]["per_class"]["0"]["n"] == 3
-    evaluated = flags[WORST_CASE] >= 0
-    expected = np.all([f[evaluated] == 1 for name, f in flags.items() if name != WORST_CASE], 0)
-    assert np.array_equal(flags[WORST_CASE][evaluated] == 1, expected)
+    assert (flags[WORST_CASE] >= 0).all()  # the worst case still covers the whole split
+    subset = aa >= 0
+    attacks = [f for name, f in flags.items() if name != WORST_CASE]
+    assert np.array_equal(
+        flags[WORST_CASE][subset] == 1, np.all([f[subset] == 1 for f in attacks], 0)
+    )
+    others = [flags[n][~subset] == 1 for n in ("clean", "fgsm", "pgd10", "cw10")]
+    assert np.array_equal(flags[WORST_CASE][~subset] == 1, np.all(others, 0))
     for name in ("clean", "fgsm", "pgd10", "cw10", "autoattack"):
-        on_subset = (flags[name][evaluated] == 1).mean()
-        assert reports[WORST_CASE]["overall"] <= on_subset + 1e-12, name
+        evaluated = flags[name] >= 0
+        # per point, hence also in accuracy on the samples the attack evaluated
+        assert (flags[WORST_CASE][evaluated] <= flags[name][evaluated]).all(), name
     clean_on_subset = (flags["clean"][aa >= 0] == 1).mean()
     assert reports["autoattack"]["overall"] <= clean_on_subset
     assert reports["autoattack"]["overall"] < clean_on_subset  # it is a real attack

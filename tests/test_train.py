@@ -9,7 +9,7 @@ import torch
 from helpers import Crash, crash_after
 
 from fairat.checkpoint import load_torch
-from fairat.config import TrainConfig
+from fairat.config import EvalConfig, RunConfig, TrainConfig
 from fairat.train import lr_factor, train
 
 
@@ -22,7 +22,8 @@ def test_outputs_and_checkpoint_contents(digits, tiny_run, tmp_path):
     last = load_torch(tmp_path / "out" / "last.pt")
     assert {"model", "optimizer", "scheduler", "epoch", "rng", "config", "method"} <= set(last)
     assert last["epoch"] == 1
-    assert last["config"] == run.to_json()
+    assert last["config"] == run.training_json()
+    assert RunConfig.from_json(last["config"]).training_json() == run.training_json()
     best = load_torch(tmp_path / "out" / "best.pt")
     assert best["epoch"] in (0, 1)
     assert not list((tmp_path / "resume").glob("*.pt"))  # resume state removed after success
@@ -57,6 +58,15 @@ def test_interrupted_run_resumes_bit_identically(digits, tiny_run, tmp_path):
     best_a = load_torch(tmp_path / "straight" / "best.pt")
     best_b = load_torch(tmp_path / "resumed" / "best.pt")
     assert best_a["epoch"] == best_b["epoch"]
+
+
+def test_training_depends_on_the_run_but_not_on_its_evaluation(tiny_run):
+    run = tiny_run("pgd_at")
+    suite = dataclasses.replace(run, evaluation=EvalConfig(suite="paper", batch_size=7))
+    assert suite.training_json() == run.training_json() and suite.key() == run.key()
+    assert suite.to_json() != run.to_json()
+    stronger = dataclasses.replace(run, method_params={"steps": 3})
+    assert stronger.training_json() != run.training_json() and stronger.key() != run.key()
 
 
 def test_changed_config_does_not_resume(digits, tiny_run, tmp_path):

@@ -70,6 +70,7 @@ class EvalConfig:
     checkpoints: tuple = CHECKPOINTS
     restarts: int = 1
     autoattack_per_class: int | None = None
+    autoattack_runs: dict | None = None
     sanity_tolerance: float = 0.01
     masking_gap: float = 0.1
 
@@ -91,6 +92,8 @@ class EvalConfig:
                 f"evaluation.autoattack_per_class: {self.autoattack_per_class} is not allowed; "
                 "must be >= 1 or null (the whole test split)"
             )
+        if self.autoattack_runs is not None:
+            _check_autoattack_runs(self.autoattack_runs)
 
     @property
     def suite_attacks(self) -> tuple[str, ...]:
@@ -98,6 +101,52 @@ class EvalConfig:
         from fairat.evaluate import SUITES
 
         return SUITES[self.suite] if self.suite is not None else self.attacks
+
+    def runs_autoattack(self, *, seed: int, eps: float, checkpoint: str) -> bool:
+        """Whether ``autoattack_runs`` selects this checkpoint (null selects every one)."""
+        where = self.autoattack_runs or {}
+        return (
+            seed in where.get("seeds", [seed])
+            and checkpoint in where.get("checkpoints", [checkpoint])
+            and any(abs(parse_eps(e) - eps) < 1e-9 for e in where.get("eps", [eps]))
+        )
+
+    def attacks_for(self, *, seed: int, eps: float, checkpoint: str) -> tuple[str, ...]:
+        """The suite of one checkpoint: ``suite_attacks`` without AutoAttack where
+        ``autoattack_runs`` does not select it."""
+        if self.runs_autoattack(seed=seed, eps=eps, checkpoint=checkpoint):
+            return self.suite_attacks
+        return tuple(a for a in self.suite_attacks if a != "autoattack")
+
+
+_AUTOATTACK_RUNS_KEYS = ("seeds", "eps", "checkpoints")
+
+
+def _check_autoattack_runs(where: dict) -> None:
+    """``evaluation.autoattack_runs``: a mapping of lists under seeds, eps and checkpoints."""
+    name = "evaluation.autoattack_runs"
+    if not isinstance(where, dict):
+        raise ValueError(
+            f"{name}: {where!r} is not allowed; give a mapping with any of "
+            f"{', '.join(_AUTOATTACK_RUNS_KEYS)} (each a list), or null for every checkpoint"
+        )
+    for key, values in where.items():
+        if key not in _AUTOATTACK_RUNS_KEYS:
+            raise ValueError(
+                f"{name}: unknown key {key!r}; valid keys: {', '.join(_AUTOATTACK_RUNS_KEYS)}"
+            )
+        if not isinstance(values, list | tuple) or not values:
+            raise ValueError(f"{name}.{key}: {values!r} is not allowed; give a non-empty list")
+        for value in values:
+            if key == "checkpoints":
+                _one_of(f"{name}.checkpoints", value, CHECKPOINTS)
+            elif key == "seeds" and (not isinstance(value, int) or value < 0):
+                raise ValueError(f"{name}.seeds: {value!r} is not allowed; seeds are integers >= 0")
+            elif key == "eps":
+                try:
+                    parse_eps(value)
+                except ValueError as err:
+                    raise ValueError(f"{name}.eps: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -134,8 +183,15 @@ class RunConfig:
     def from_json(cls, text: str) -> RunConfig:
         raw = json.loads(text)
         raw["train"] = TrainConfig(**raw["train"])
-        raw["evaluation"] = EvalConfig(**raw["evaluation"])
+        raw["evaluation"] = EvalConfig(**raw.get("evaluation", {}))
         return cls(**raw)
+
+    def training_json(self) -> str:
+        """``to_json`` without the evaluation settings: what a training job depends on, so that
+        changing the attack suite re-evaluates checkpoints without retraining them."""
+        raw = dataclasses.asdict(self)
+        raw.pop("evaluation")
+        return json.dumps(raw, sort_keys=True)
 
     def key(self) -> str:
         """Hash of what determines training (not the device, the evaluation or compile)."""

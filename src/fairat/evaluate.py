@@ -5,7 +5,7 @@ uniform random start, cross-entropy, final iterate); ``cw<k>`` (the same with th
 loss); ``autoattack`` (AutoAttack ``standard`` via :mod:`fairat.attacks.autoattack`). With
 ``restarts`` > 1, PGD and CW count a sample as robust only if it survives every restart. The
 derived ``worst_case`` row counts a sample as correct only if it is correct under every attack of
-the suite (per-point worst case).
+the suite that evaluated it (per-point worst case; AutoAttack may cover a fixed subset only).
 
 Flags are the primary output (as in fra31/auto-attack): an int8 array per attack, 1 correct, 0
 wrong, -1 not evaluated (AutoAttack may run on a fixed subset of the test split). Class-wise
@@ -178,9 +178,15 @@ def predict_flags(
 
 
 def worst_case(flags: dict[str, np.ndarray]) -> np.ndarray:
-    """Correct under every attack; evaluated only where every attack was evaluated."""
+    """Correct under every attack that evaluated the sample (-1 where none did).
+
+    With AutoAttack on a fixed subset (``autoattack_per_class``), samples of the subset must
+    survive it too and the others every remaining attack, so the row keeps covering the whole
+    test split.
+    """
     stacked = np.stack(list(flags.values()))
-    out = np.where((stacked >= 0).all(axis=0), (stacked == 1).all(axis=0), -1)
+    evaluated = stacked >= 0
+    out = np.where(evaluated.any(axis=0), ((stacked == 1) | ~evaluated).all(axis=0), -1)
     return out.astype(np.int8)
 
 
@@ -292,10 +298,14 @@ def evaluate_checkpoint(
     data: SplitData,
     checkpoint: str | Path,
     *,
+    label: str | None = None,
     progress: bool = True,
     resume_dir: str | Path | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Attack a checkpoint on the test split with the run's suite.
+
+    ``label`` (default: the file's stem, ``last`` or ``best``) names the checkpoint for
+    ``evaluation.autoattack_runs``.
 
     Returns (flags per attack, the JSON-ready result: run identity, checkpoint epoch, class
     names, one report per attack and the sanity checks). With ``resume_dir``, finished batches
@@ -319,7 +329,9 @@ def evaluate_checkpoint(
         view,
         x,
         y,
-        attacks=cfg.suite_attacks,
+        attacks=cfg.attacks_for(
+            seed=run.seed, eps=run.eps, checkpoint=label or Path(checkpoint).stem
+        ),
         eps=run.eps,
         clamp=data.clamp,
         class_names=data.class_names,
@@ -346,6 +358,18 @@ def evaluate_checkpoint(
         "sanity": sanity_checks(flags, tolerance=cfg.sanity_tolerance, masking_gap=cfg.masking_gap),
     }
     return flags, result
+
+
+def weights_digest(checkpoint: str | Path) -> str:
+    """A hash of a checkpoint's model weights: ``best`` often is the final epoch, i.e. ``last``
+    bit for bit, and then need not be attacked twice."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(load_torch(checkpoint)["model"].items()):
+        digest.update(name.encode())
+        digest.update(
+            tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes()
+        )
+    return digest.hexdigest()
 
 
 def _store_name(run: RunConfig, checkpoint: str | Path) -> str:

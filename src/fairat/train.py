@@ -36,6 +36,8 @@ from fairat.methods import METHODS, EpochStats, Method, TrainContext
 from fairat.models import create_model
 from fairat.progress import progress_bar
 
+VALIDATION_BATCH = 512  # not evaluation.batch_size: evaluation settings never change training
+
 
 def epoch_seed(seed: int, epoch: int) -> int:
     return (seed + 1) * 1_000_003 + epoch
@@ -266,7 +268,7 @@ def validate(
         eps=run.eps,
         clamp=ctx.clamp,
         class_names=ctx.class_names,
-        batch_size=max(run.evaluation.batch_size, 1),
+        batch_size=VALIDATION_BATCH,  # fixed: batches seed the random starts
         seed=run.split_seed,
         to_float=lambda t: t,
         autocast=lambda: autocast(device),
@@ -295,7 +297,7 @@ def _history_row(stats: EpochStats, lr: float, names: list[str]) -> dict[str, An
 
 
 def _write_outputs(out_dir, run, model, optimizer, scheduler, method, best) -> None:
-    config = run.to_json()
+    config = run.training_json()
     save_torch(
         {
             "model": method.checkpoint_weights(model),
