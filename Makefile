@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: run test lint pytest browser report lock clean
+.PHONY: run test test-slurm slurm lint pytest browser report lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,17 @@ pytest: $(VENV)/.installed-test browser
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
 	  || echo "warning: could not install chromium; the report rendering test will be skipped"
+
+# The workflow through a one-node Slurm started on this machine (tests/slurm; needs root, takes
+# minutes): profiles/slurm, GPU requests, a requeued and a cancelled training job.
+test-slurm: $(VENV)/.installed-test slurm
+	$(BIN)/python -m pytest -q -m slurm tests/slurm
+
+# Debian's Slurm 22.05 and MUNGE; the test starts and stops its own daemons.
+slurm:
+	@for c in slurmctld slurmd sbatch munged; do command -v $$c >/dev/null || missing=1; done; \
+	  [ -z "$$missing" ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge)
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 lock: $(VENV)/.installed-test

@@ -5,7 +5,11 @@ from snakemake.utils import min_version, validate
 min_version("9.19")
 
 
-configfile: "config/config.yaml"
+# config/config.yaml is the default; a --configfile on the command line replaces it instead of
+# being merged into it (a merge would add the default's 13 methods to every paper config).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

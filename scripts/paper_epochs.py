@@ -1,11 +1,14 @@
 """Workflow step: per-class validation robust accuracy over the training epochs, one
-multi-panel figure (a panel per method) per dataset, model and eps, PNG and PDF."""
+multi-panel figure (a panel per method) per dataset, model and eps, PNG and PDF; and every
+run's history in one tidy CSV (training_history.csv)."""
 
+from fairat.checkpoint import save_text
 from fairat.logs import log_to
 from fairat.paper_figures import read_histories, write_figures
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821
     histories = read_histories(sm.input, sm.params.runs)
-    for stem in write_figures(None, histories, sm.output):
+    save_text(histories.to_csv(index=False), sm.output.history)
+    for stem in write_figures(None, histories, sm.output.figures):
         print(f"drew {stem}")

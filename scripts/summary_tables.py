@@ -1,8 +1,10 @@
-"""Workflow step: the per-method summary (CSV, Markdown, LaTeX) and the paired comparisons."""
+"""Workflow step: the per-method summary (CSV, Markdown, LaTeX), the paired comparisons and
+metrics.json (the summary's means as DVC metrics)."""
 
-from fairat.checkpoint import save_text
+from fairat.checkpoint import save_json, save_text
 from fairat.logs import log_to
 from fairat.tables import (
+    metrics_json,
     paired_table,
     read_classwise,
     read_sanity,
@@ -20,4 +22,5 @@ with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script dir
     save_text(paired.to_csv(index=False), sm.output.paired)
     save_text(summary_markdown(summary, paired), sm.output.md)
     save_text(summary_latex(summary), sm.output.tex)
+    save_json(metrics_json(summary), sm.output.metrics)
     print(summary_markdown(summary, paired))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fairat.eps import eps_tag
 from fairat.stats import paired_comparison, rho, seed_summary
 
 CLASSWISE_COLUMNS = [
@@ -137,6 +138,34 @@ def summary_table(classwise: pd.DataFrame, sanity: pd.DataFrame | None = None) -
     out["sanity_warnings"] = [
         int(counts.get(tuple(r[c] for c in RUN), 0)) for _, r in out.iterrows()
     ]
+    return out
+
+
+def metrics_key(eps: str) -> str:
+    """The metrics.json key of an eps label: ``16/255`` -> ``eps16_255``, ``0.1`` -> ``eps0p1``
+    (no dots: ``dvc metrics`` joins nested keys with dots)."""
+    return "eps" + eps_tag(eps).replace(".", "p")
+
+
+def metrics_json(summary: pd.DataFrame) -> dict:
+    """The summary as DVC metrics: ``{dataset: {model: {method: {eps key: {checkpoint:
+    {attack: {"average", "worst", "n_seeds"}}}}}}}``, where ``average`` and ``worst`` are the
+    means over seeds of the average and the worst-class accuracy (NaN becomes null)."""
+
+    def number(value: float) -> float | None:
+        return None if pd.isna(value) else float(value)
+
+    out: dict = {}
+    for _, r in summary.iterrows():
+        keys = [r["dataset"], r["model"], r["method"], metrics_key(str(r["eps"]))]
+        node = out
+        for key in [*keys, r["checkpoint"]]:
+            node = node.setdefault(str(key), {})
+        node[str(r["attack"])] = {
+            "average": number(r["average_mean"]),
+            "worst": number(r["worst_mean"]),
+            "n_seeds": int(r["n_seeds"]),
+        }
     return out
 
 

@@ -45,6 +45,7 @@ rule summary_tables:
             caption="../report/paired.rst",
             category="Tables",
         ),
+        metrics=f"{RESULTS}/metrics.json",  # dvc metrics show (dvc.yaml)
     log:
         "logs/aggregate/summary.log",
     conda:

@@ -21,7 +21,11 @@ DATA = config["data_dir"]
 RESULTS = config["results_dir"]
 RUN = "{dataset}/{model}/{method}/eps{eps}/seed{seed}"
 CHECKPOINTS = config["evaluation"].get("checkpoints", ["last", "best"])
-GPUS = 1 if config["device"] == "cuda" else 0
+# what train and evaluate jobs ask a scheduler for (defaults from the schema)
+JOB_RESOURCES = config["resources"]
+GPUS = JOB_RESOURCES["gpus_per_job"]
+if GPUS is None:  # 1 with device cuda, else 0
+    GPUS = 1 if config["device"] == "cuda" else 0
 
 
 wildcard_constraints:
@@ -91,6 +95,7 @@ def final_outputs():
         f"{RESULTS}/tables/summary.csv",
         f"{RESULTS}/tables/summary.md",
         f"{RESULTS}/tables/summary.tex",
+        f"{RESULTS}/metrics.json",
         f"{RESULTS}/figures/classwise_robust.png",
         f"{RESULTS}/figures/classwise_robust.pdf",
     ]

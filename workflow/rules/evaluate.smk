@@ -24,6 +24,9 @@ rule evaluate:
     threads: 1
     resources:
         gpu=GPUS,
+        cpus_per_gpu=JOB_RESOURCES["evaluate"]["cpus_per_gpu"],
+        mem_mb=JOB_RESOURCES["evaluate"]["mem_mb"],
+        runtime=JOB_RESOURCES["evaluate"]["runtime"],
     params:
         run=lambda w: run_config(w).to_json(),
         resume=config["resume_dir"],

@@ -17,6 +17,7 @@ PAPER_FIGURES = {
 PAPER_OUTPUTS = [
     *(f"{PAPER_TABLES_DIR}/{t}.{ext}" for t in TABLES for ext in ("csv", "md", "tex")),
     *(path for kind in KINDS for path in PAPER_FIGURES[kind]),
+    f"{RESULTS}/tables/training_history.csv",
 ]
 
 
@@ -138,12 +139,14 @@ rule paper_epochs:
     input:
         [f"{RESULTS}/runs/{run_path(run)}/history.csv" for run in RUNS],
     output:
-        report(
+        figures=report(
             PAPER_FIGURES["epochs"],
             caption="../report/paper_epochs.rst",
             category="Paper figures",
             subcategory="Validation accuracy over epochs",
         ),
+        # every run's history.csv in one tidy table (dvc plots show, dvc.yaml)
+        history=f"{RESULTS}/tables/training_history.csv",
     log:
         "logs/paper/epochs.log",
     conda:

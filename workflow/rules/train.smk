@@ -15,8 +15,11 @@ rule train:
     threads: 1
     resources:
         gpu=GPUS,
+        cpus_per_gpu=JOB_RESOURCES["train"]["cpus_per_gpu"],
+        mem_mb=JOB_RESOURCES["train"]["mem_mb"],
+        runtime=JOB_RESOURCES["train"]["runtime"],
     params:
-        run=lambda w: run_config(w).to_json(),
+        run=lambda w: run_config(w).training_json(),
         resume=config["resume_dir"],
     script:
         "../../scripts/train.py"
