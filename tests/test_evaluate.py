@@ -236,6 +236,41 @@ def test_classwise_rows_and_summary_on_hand_made_numbers():
     assert r"\toprule" in tex and r"50.00 $\pm$ 14.14" in tex and r"pgd\_at" in tex
 
 
+def test_summary_names_attacks_that_cover_a_subset():
+    def row(attack, seed, cls, accuracy, n):
+        return {
+            "dataset": "digits",
+            "model": "cnn_small",
+            "method": "trades",
+            "eps": "16/255",
+            "seed": seed,
+            "checkpoint": "last",
+            "attack": attack,
+            "class": cls,
+            "accuracy": accuracy,
+            "n": n,
+        }
+
+    rows = [
+        row(a, s, c, 0.5, n)
+        for a in ("clean", "pgd20")
+        for s in (0, 1)
+        for c, n in (("0", 10), ("1", 5))
+    ]
+    rows += [row("autoattack", 0, c, 0.5, 3) for c in ("0", "1")]  # 3 per class, seed 0 only
+    summary = summary_table(pd.DataFrame(rows, columns=CLASSWISE_COLUMNS))
+    assert summary.set_index("attack")["n_samples"].to_dict() == {
+        "clean": 15,
+        "pgd20": 15,
+        "autoattack": 6,
+    }
+    md = summary_markdown(summary)
+    assert "Subsets: `autoattack` on 6 of 15 test samples, 1 of 2 seeds.\n" in md
+    assert md.count("Subsets:") == 1
+    full = summary[summary["attack"] != "autoattack"]
+    assert "Subsets:" not in summary_markdown(full)
+
+
 def test_classwise_rows_from_json_round_trip(tmp_path):
     path = tmp_path / "last.json"
     path.write_text(json.dumps(hand_made_results()[0]))

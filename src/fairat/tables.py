@@ -79,11 +79,12 @@ def read_sanity(path: str | Path) -> pd.DataFrame:
 
 
 def run_summaries(classwise: pd.DataFrame) -> pd.DataFrame:
-    """Per run and attack: average over classes and worst class (classes with n = 0 left out)."""
+    """Per run and attack: average over classes, worst class (classes with n = 0 left out) and
+    the number of test samples the attack evaluated."""
     present = classwise[classwise["n"] > 0]
     return (
-        present.groupby([*GROUP, "seed"], sort=False)["accuracy"]
-        .agg(average="mean", worst="min")
+        present.groupby([*GROUP, "seed"], sort=False)
+        .agg(average=("accuracy", "mean"), worst=("accuracy", "min"), n_samples=("n", "sum"))
         .reset_index()
     )
 
@@ -111,6 +112,7 @@ def summary_table(classwise: pd.DataFrame, sanity: pd.DataFrame | None = None) -
             {
                 **dict(zip(GROUP, key, strict=True)),
                 "n_seeds": avg.n,
+                "n_samples": int(block["n_samples"].max()),
                 "average_mean": avg.mean,
                 "average_std": avg.std,
                 "average_ci95": avg.ci95,
@@ -256,6 +258,7 @@ def summary_markdown(summary: pd.DataFrame, paired: pd.DataFrame | None = None) 
         n = int(block["n_seeds"].max())
         parts.append(f"\n## {dataset} / {model} / eps {eps} / checkpoint {ckpt} ({n} seeds)\n\n")
         parts.append(_markdown_table(table))
+        parts.append(_coverage_note(block))
         if paired is not None and len(paired):
             sel = paired[
                 (paired["dataset"] == dataset)
@@ -281,6 +284,21 @@ def summary_markdown(summary: pd.DataFrame, paired: pd.DataFrame | None = None) 
                 )
                 parts.append(_markdown_table(rows))
     return "".join(parts)
+
+
+def _coverage_note(block: pd.DataFrame) -> str:
+    """A sentence naming the attacks of one summary block that evaluated fewer test samples per
+    run or fewer seeds than the others (``evaluation.autoattack_per_class``, ``autoattack_runs``):
+    their columns are not comparable with the rest."""
+    seeds, samples = int(block["n_seeds"].max()), int(block["n_samples"].max())
+    notes = []
+    for attack, rows in block.groupby("attack", sort=False):
+        n_seeds, n_samples = int(rows["n_seeds"].max()), int(rows["n_samples"].max())
+        if n_seeds < seeds or n_samples < samples:
+            notes.append(
+                f"`{attack}` on {n_samples} of {samples} test samples, {n_seeds} of {seeds} seeds"
+            )
+    return f"\nSubsets: {'; '.join(notes)}.\n" if notes else ""
 
 
 def _markdown_table(table: pd.DataFrame) -> str:
