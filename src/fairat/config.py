@@ -176,8 +176,12 @@ class RunConfig:
         """The method's typed hyper-parameters (errors name ``methods.<name>.<key>``)."""
         return METHODS.get(self.method).parse_params(self.method_params)
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+    def to_json(self, *, without: tuple[str, ...] = ()) -> str:
+        """The run as sorted JSON, leaving out the top-level fields named in ``without``."""
+        raw = dataclasses.asdict(self)
+        for name in without:
+            raw.pop(name)
+        return json.dumps(raw, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
@@ -189,16 +193,12 @@ class RunConfig:
     def training_json(self) -> str:
         """``to_json`` without the evaluation settings: what a training job depends on, so that
         changing the attack suite re-evaluates checkpoints without retraining them."""
-        raw = dataclasses.asdict(self)
-        raw.pop("evaluation")
-        return json.dumps(raw, sort_keys=True)
+        return self.to_json(without=("evaluation",))
 
     def key(self) -> str:
         """Hash of what determines training (not the device, the evaluation or compile)."""
-        raw = dataclasses.asdict(self)
-        for name in ("evaluation", "device", "compile"):
-            raw.pop(name)
-        return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+        text = self.to_json(without=("evaluation", "device", "compile"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _one_of(where: str, value: Any, allowed: tuple) -> None:
