@@ -15,7 +15,9 @@ with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script dir
     torch.set_num_threads(sm.threads)
     run = RunConfig.from_json(sm.params.run)
     data = load_prepared(sm.input.data)
-    done = {}  # (weights, attacks) -> flags and result: best.pt is often last.pt bit for bit
+    # (weights, attacks) -> flags, result and the checkpoint that gave them: best.pt is often
+    # last.pt bit for bit
+    done = {}
     for checkpoint, metrics, flags_path in zip(
         sm.input.checkpoints, sm.output.metrics, sm.output.flags, strict=True
     ):
@@ -23,14 +25,11 @@ with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script dir
         attacks = run.evaluation.attacks_for(seed=run.seed, eps=run.eps, checkpoint=label)
         key = (weights_digest(checkpoint), attacks)
         if key in done:
-            flags, result = done[key]
-            print(f"{label}: the same weights as {result['checkpoint']}; its flags are reused")
+            flags, result, first = done[key]
+            print(f"{label}: the same weights as {first}; its flags are reused")
         else:
-            flags, result = evaluate_checkpoint(
-                run, data, checkpoint, label=label, resume_dir=sm.params.resume
-            )
-            result["checkpoint"] = label
-            done[key] = flags, result
+            flags, result = evaluate_checkpoint(run, data, checkpoint, resume_dir=sm.params.resume)
+            done[key] = flags, result, label
         result = {**result, "checkpoint": label}
         save_npz(flags_path, labels=data.y_test, **flags)
         save_json(result, metrics)

@@ -298,14 +298,10 @@ def evaluate_checkpoint(
     data: SplitData,
     checkpoint: str | Path,
     *,
-    label: str | None = None,
     progress: bool = True,
     resume_dir: str | Path | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Attack a checkpoint on the test split with the run's suite.
-
-    ``label`` (default: the file's stem, ``last`` or ``best``) names the checkpoint for
-    ``evaluation.autoattack_runs``.
 
     Returns (flags per attack, the JSON-ready result: run identity, checkpoint epoch, class
     names, one report per attack and the sanity checks). With ``resume_dir``, finished batches
@@ -329,9 +325,8 @@ def evaluate_checkpoint(
         view,
         x,
         y,
-        attacks=cfg.attacks_for(
-            seed=run.seed, eps=run.eps, checkpoint=label or Path(checkpoint).stem
-        ),
+        # the file's stem, last or best, is what evaluation.autoattack_runs selects
+        attacks=cfg.attacks_for(seed=run.seed, eps=run.eps, checkpoint=Path(checkpoint).stem),
         eps=run.eps,
         clamp=data.clamp,
         class_names=data.class_names,
