@@ -8,7 +8,7 @@ from fairat.tables import read_classwise
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821
-    tables = paper_tables(read_classwise(sm.input.classwise))
+    tables = paper_tables(read_classwise(sm.input.classwise), dict(sm.params.baselines))
     for name, table in tables.items():
         save_text(to_csv(table), sm.output[f"{name}_csv"])
         save_text(to_markdown(table), sm.output[f"{name}_md"])

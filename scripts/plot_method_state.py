@@ -15,7 +15,7 @@ with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script dir
         state = pd.read_csv(state_csv)
         result = json.loads(Path(metrics).read_text())
         title = (
-            f"{result['method']}: {result['dataset']} / {result['model']} / "
+            f"{result['run']} ({result['method']}): {result['dataset']} / {result['model']} / "
             f"eps {result['eps']} / seed {result['seed']}"
         )
         plot_method_state(state, result["class_names"], [png, pdf], title)

@@ -1,4 +1,4 @@
-"""Workflow step: the per-method summary (CSV, Markdown, LaTeX), the paired comparisons and
+"""Workflow step: the per-run summary (CSV, Markdown, LaTeX), the paired comparisons and
 metrics.json (the summary's means as DVC metrics)."""
 
 from fairat.checkpoint import save_json, save_text
@@ -16,11 +16,13 @@ from fairat.tables import (
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821
     classwise = read_classwise(sm.input.classwise)
-    summary = summary_table(classwise, read_sanity(sm.input.sanity))
-    paired = paired_table(classwise)
+    baselines = dict(sm.params.baselines)
+    summary = summary_table(classwise, read_sanity(sm.input.sanity), baselines)
+    paired = paired_table(classwise, baselines)
+    markdown = summary_markdown(summary, paired, list(sm.params.worst_case_over))
     save_text(summary.to_csv(index=False), sm.output.csv)
     save_text(paired.to_csv(index=False), sm.output.paired)
-    save_text(summary_markdown(summary, paired), sm.output.md)
+    save_text(markdown, sm.output.md)
     save_text(summary_latex(summary), sm.output.tex)
     save_json(metrics_json(summary), sm.output.metrics)
-    print(summary_markdown(summary, paired))
+    print(markdown)

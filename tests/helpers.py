@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,33 @@ from fairat.config import RunConfig, TrainConfig
 from fairat.data import SplitData, to_float
 from fairat.methods import METHODS, EpochStats, Method, TrainContext
 from fairat.train import build_model
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def snakemake_args(workdir: Path, *args: str) -> list[str]:
+    """The command line of snakemake on this repository's Snakefile, working in ``workdir``,
+    which must lie outside the repository: a test never reads or writes the checkout's
+    results/, data/, logs/, .snakemake/ or .fairat-resume/ (they may hold a user's run)."""
+    workdir = Path(workdir).resolve()
+    if workdir == REPO or REPO in workdir.parents:
+        raise ValueError(f"tests run snakemake outside the repository, not in {workdir}")
+    snakefile = str(REPO / "Snakefile")
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        snakefile,
+        "--directory",
+        str(workdir),
+        *args,
+    ]
+
+
+def run_snakemake(workdir: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run :func:`snakemake_args` and capture its output as text."""
+    return subprocess.run(snakemake_args(workdir, *args), capture_output=True, text=True, **kwargs)
 
 
 def tiny_run(method: str = "pgd_at", **train) -> RunConfig:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -22,12 +22,7 @@ def dry_run(tmp_path: Path, *args: str, **changes) -> subprocess.CompletedProces
     config = {**yaml.safe_load(TINY.read_text()), **changes}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-        + ["--directory", str(tmp_path), "--configfile", str(path), "-n", *args],
-        capture_output=True,
-        text=True,
-    )
+    return run_snakemake(tmp_path, "--configfile", str(path), "-n", *args)
 
 
 def resources_by_rule(output: str) -> dict[str, set[str]]:

@@ -47,6 +47,7 @@ def test_metrics_json_nests_the_summary_means():
         {
             "dataset": "digits",
             "model": "cnn_small",
+            "run": m,
             "method": m,
             "eps": eps,
             "seed": seed,
@@ -141,13 +142,13 @@ def shuffle_mtimes(clone: Path) -> None:
 
 
 def planned(output: str, rule: str) -> set[str]:
-    """The method wildcard of each ``rule`` job that snakemake's output lists."""
+    """The run wildcard of each ``rule`` job that snakemake's output lists."""
     methods = set()
     for block in re.split(r"\n(?=\S)", output):
         if re.match(rf"(local)?rule {rule}:", block):
             wildcards = re.search(r"wildcards: (.*)", block)
             assert wildcards, block
-            methods.add(dict(kv.split("=", 1) for kv in wildcards.group(1).split(", "))["method"])
+            methods.add(dict(kv.split("=", 1) for kv in wildcards.group(1).split(", "))["run"])
     return methods
 
 

@@ -147,11 +147,16 @@ def test_autoattack_runs_selects_the_checkpoints_autoattack_runs_on(
     )
     run = dataclasses.replace(run, evaluation=evaluation)
     train(run, digits, tmp_path, tmp_path / "resume", progress=False)
-    flags, _ = evaluate_checkpoint(run, digits, tmp_path / "last.pt", progress=False)
+    flags, result = evaluate_checkpoint(run, digits, tmp_path / "last.pt", progress=False)
     assert calls == [20] and (flags["autoattack"] >= 0).sum() == 20
-    assert (flags[WORST_CASE][flags["autoattack"] >= 0] == 0).all()  # the fake fools everything
+    # AutoAttack ran on a subset of some checkpoints: its own row, never merged into worst_case,
+    # so that worst_case means the same suite on the same samples for every checkpoint
+    both = (flags["clean"] == 1) & (flags["fgsm"] == 1)
+    assert np.array_equal(flags[WORST_CASE], both.astype(np.int8))
+    assert result["worst_case_over"] == ["clean", "fgsm"]
     flags, result = evaluate_checkpoint(run, digits, tmp_path / "best.pt", progress=False)
     assert calls == [20] and set(flags) == {"clean", "fgsm", WORST_CASE}
+    assert np.array_equal(flags[WORST_CASE], ((flags["clean"] == 1) & (flags["fgsm"] == 1)))
     assert set(result["attacks"]) == set(flags)
     other_seed = dataclasses.replace(run, seed=1)
     flags, _ = evaluate_checkpoint(other_seed, digits, tmp_path / "last.pt", progress=False)
@@ -200,6 +205,7 @@ def hand_made_results():
             {
                 "dataset": "toy",
                 "model": "linear",
+                "run": "pgd_at",
                 "method": "pgd_at",
                 "eps": "8/255",
                 "seed": seed,
@@ -241,6 +247,7 @@ def test_summary_names_attacks_that_cover_a_subset():
         return {
             "dataset": "digits",
             "model": "cnn_small",
+            "run": "trades",
             "method": "trades",
             "eps": "16/255",
             "seed": seed,
@@ -438,6 +445,7 @@ def test_summary_rho_and_paired_against_trades():
                         dict(
                             dataset="d",
                             model="m",
+                            run=method,
                             method=method,
                             eps="8/255",
                             seed=seed,
@@ -450,18 +458,18 @@ def test_summary_rho_and_paired_against_trades():
                     )
     classwise = pd.DataFrame(rows, columns=CLASSWISE_COLUMNS)
     summary = summary_table(classwise)
-    dafa = summary[(summary["method"] == "dafa") & (summary["attack"] == "clean")].iloc[0]
+    dafa = summary[(summary["run"] == "dafa") & (summary["attack"] == "clean")].iloc[0]
     # clean: dafa avg 0.76 (mean of 0.75, 0.77), worst 0.71; trades avg 0.7, worst 0.6
     assert dafa["rho_nat"] == pytest.approx((0.71 - 0.6) / 0.6 + (0.76 - 0.7) / 0.7)
     # robust (worst_case): dafa avg 0.41, worst 0.31; trades 0.35, 0.2
     assert dafa["rho_rob"] == pytest.approx((0.31 - 0.2) / 0.2 + (0.41 - 0.35) / 0.35)
-    trades = summary[summary["method"] == "trades"]
+    trades = summary[summary["run"] == "trades"]
     assert np.allclose(trades["rho_nat"], 0) and np.allclose(trades["rho_rob"], 0)
     paired = paired_table(classwise)
     worst = paired[(paired["attack"] == "worst_case") & (paired["metric"] == "worst")].iloc[0]
-    assert worst["method"] == "dafa" and worst["n_pairs"] == 2
+    assert worst["run"] == "dafa" and worst["n_pairs"] == 2
     assert worst["mean_diff"] == pytest.approx(0.11)
     md = summary_markdown(summary, paired)
-    assert "| rho_nat | rho_rob | sanity |" in md
-    assert "| 41.00 ± 1.41 | 31.00 ± 1.41 | 0.27 | 0.72 | 0 |" in md  # dafa's row
-    assert "| dafa | 2 | 11.00 |" in md  # paired worst-class difference in points
+    assert "| rho_nat | rho_rob | baseline (seeds) | sanity |" in md
+    assert "| 41.00 ± 1.41 | 31.00 ± 1.41 | 0.27 | 0.72 | trades (2) | 0 |" in md  # dafa's row
+    assert "| dafa | trades | 2 | 11.00 |" in md  # paired worst-class difference in points

@@ -224,7 +224,9 @@ def test_fine_tuning_starts_from_the_trades_checkpoint(digits, tiny_run, tmp_pat
     run = dataclasses.replace(
         tiny_run("frl_rw", epochs=1), method_params={"steps": 1, "val_steps": 1}
     )
-    with pytest.raises(ValueError, match="fine-tunes the 'last' checkpoint of a 'trades' run"):
+    with pytest.raises(
+        ValueError, match="run 'frl_rw' fine-tunes the 'last' checkpoint of run 'trades'"
+    ):
         train(run, digits, tmp_path / "no_init", tmp_path / "r2", progress=False)
 
     first = {}

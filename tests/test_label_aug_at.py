@@ -39,9 +39,16 @@ def data(n=32, seed=0):
     return torch.rand(n, 1, 8, 8, generator=g), torch.randint(0, K, (n,), generator=g)
 
 
-@pytest.mark.parametrize(("ops", "m"), [("identity,pgd", 2), ("identity, pgd, noise", 3)])
-def test_the_head_has_k_plus_m_outputs(digits, tiny_run, ops, m):
-    run = dataclasses.replace(tiny_run("label_aug_at"), method_params={"ops": ops})
+@pytest.mark.parametrize(
+    ("params", "m"),
+    [
+        ({"ops": "identity,pgd", "attack": "op"}, 2),
+        ({"ops": "identity, pgd, noise", "attack": "op"}, 3),
+        ({}, 2),  # the default: identity and noise, every input attacked
+    ],
+)
+def test_the_head_has_k_plus_m_outputs(digits, tiny_run, params, m):
+    run = dataclasses.replace(tiny_run("label_aug_at"), method_params=params)
     model = build_model(run, digits)
     x = torch.zeros(2, *digits.input_shape)
     assert model(x).shape == (2, digits.num_classes + m)
@@ -69,7 +76,7 @@ def test_eval_view_predicts_from_the_first_k_logits():
 
 
 def test_pgd_examples_are_computed_on_the_k_class_view():
-    method, model = make({"ops": "pgd"}, m=1)
+    method, model = make({"ops": "pgd", "attack": "op"}, m=1)
     x, y = data()
     ops_idx = torch.zeros(len(y), dtype=torch.long)
     torch.manual_seed(1)
@@ -90,7 +97,7 @@ def test_pgd_examples_are_computed_on_the_k_class_view():
 
 
 def test_operations_are_assigned_per_sample_and_applied():
-    method, model = make({"ops": "identity,noise,pgd"}, m=3)
+    method, model = make({"ops": "identity,noise,pgd", "attack": "op"}, m=3)
     x, y = data(n=300)
     torch.manual_seed(2)
     ops_idx = torch.randint(3, (len(y),))
@@ -129,6 +136,36 @@ def test_unknown_operations_are_rejected_with_the_allowed_list():
     ):
         cls.parse_params({"ops": "identity,augmix"})
     with pytest.raises(ValueError, match="twice"):
-        cls.parse_params({"ops": "pgd,pgd"})
+        cls.parse_params({"ops": "pgd,pgd", "attack": "op"})
+    with pytest.raises(ValueError, match=r"methods\.label_aug_at\.ops: 'identity,pgd' names 'pgd'"):
+        cls.parse_params({"ops": "identity,pgd"})  # pgd is an operation only with attack: op
+    with pytest.raises(ValueError, match=r"methods\.label_aug_at\.ops: 'identity,noise' has no"):
+        cls.parse_params({"ops": "identity,noise", "attack": "op"})
+    with pytest.raises(ValueError, match=r"methods\.label_aug_at\.attack: 'half'"):
+        cls.parse_params({"attack": "half"})
     with pytest.raises(ValueError, match=r"methods\.label_aug_at\.delta"):
         cls.parse_params({"delta": 1.5})
+
+
+def test_by_default_every_input_is_attacked_after_its_augmentation():
+    """Paper 003's critical path: no training input stays clean (METHODS.md section 4)."""
+    method, model = make({}, m=2)  # ops identity,noise; attack all
+    x, y = data(n=300)
+    torch.manual_seed(3)
+    ops_idx = torch.randint(2, (len(y),))
+    out = method.transform(model, x, y, ops_idx)
+    ident, noise = ops_idx == 0, ops_idx == 1
+    assert ident.sum() > 50 and noise.sum() > 50
+    dist = (out - x).abs().flatten(1).amax(1)
+    assert torch.all(dist > 0.05)  # identity samples too: they are PGD examples of x
+    assert torch.all(dist[ident] <= 0.1 + 1e-6)  # the eps-ball of x itself
+    assert torch.all(dist[noise] <= 0.2 + 1e-6)  # the ball around the noisy input
+    assert (dist[noise] > 0.1 + 1e-6).any()  # ... which is centred away from x
+    assert out.min() >= 0 and out.max() <= 1
+    # the identity samples' inputs are exactly the PGD examples the attack gives for x
+    torch.manual_seed(9)
+    again = method.attack_inputs(model, x[ident], y[ident], method.eps_for(y[ident]))
+    assert (again - x[ident]).abs().max() <= 0.1 + 1e-6
+    logits = model(again)[:, :K]
+    clean = model(x[ident])[:, :K]
+    assert F.cross_entropy(logits, y[ident]) > F.cross_entropy(clean, y[ident])

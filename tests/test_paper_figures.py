@@ -33,7 +33,9 @@ def classwise() -> pd.DataFrame:
                     for c, name in enumerate(CLASSES):
                         acc = 0.9 - 0.1 * c - (0.3 + 0.2 * e + 0.05 * m if attack != "clean" else 0)
                         acc += 0.02 * seed
-                        rows.append(["toy", "m", method, eps, seed, "last", attack, name, acc, 10])
+                        rows.append(
+                            ["toy", "m", method, method, eps, seed, "last", attack, name, acc, 10]
+                        )
     return pd.DataFrame(rows, columns=CLASSWISE_COLUMNS)
 
 
@@ -42,7 +44,13 @@ def histories() -> pd.DataFrame:
     for method in METHODS:
         for seed in (0, 1):
             for epoch in (1, 2, 3):
-                row = {"dataset": "toy", "model": "m", "method": method, "eps": "8/255"}
+                row = {
+                    "dataset": "toy",
+                    "model": "m",
+                    "run": method,
+                    "method": method,
+                    "eps": "8/255",
+                }
                 row.update(seed=seed, epoch=epoch, val_robust_avg=0.5, val_robust_worst=0.2)
                 row.update(
                     {f"val_robust_{c}": 0.1 * epoch + 0.1 * i for i, c in enumerate(CLASSES)}
@@ -94,17 +102,26 @@ def test_epochs(tmp_path):
 
 def test_read_histories_tags_each_run(tmp_path):
     h = histories()
-    columns = [c for c in h.columns if c not in ("dataset", "model", "method", "eps", "seed")]
+    columns = [
+        c for c in h.columns if c not in ("dataset", "model", "run", "method", "eps", "seed")
+    ]
     files, runs = [], []
-    for (method, seed), block in h.groupby(["method", "seed"]):
+    for (method, seed), block in h.groupby(["run", "seed"]):
         path = tmp_path / f"{method}{seed}.csv"
         block[columns].to_csv(path, index=False)
         files.append(path)
         runs.append(
-            {"dataset": "toy", "model": "m", "method": method, "eps": "8/255", "seed": seed}
+            {
+                "dataset": "toy",
+                "model": "m",
+                "run": method,
+                "method": method,
+                "eps": "8/255",
+                "seed": seed,
+            }
         )
     read = read_histories(files, runs)
-    assert len(read) == len(h) and set(read["method"]) == set(METHODS)
+    assert len(read) == len(h) and set(read["run"]) == set(METHODS)
     assert history_classes(list(read.columns)) == CLASSES
 
 

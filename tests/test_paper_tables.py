@@ -46,11 +46,11 @@ def classwise() -> pd.DataFrame:
             for a in attacks:
                 for name, acc in zip(CLASSES, accs, strict=True):
                     value = acc * scale + (0.05 if a == "pgd10" else 0.0)
-                    rows.append(["toy", "m", method, eps, seed, "last", a, name, value, 10])
+                    rows.append(["toy", "m", method, method, eps, seed, "last", a, name, value, 10])
     df = pd.DataFrame(rows, columns=CLASSWISE_COLUMNS)
     order = {"clean": 0, "pgd10": 1, "worst_case": 2}  # a realistic row order
     return df.sort_values(
-        ["eps", "method", "seed", "attack"], key=lambda s: s.map(order) if s.name == "attack" else s
+        ["eps", "run", "seed", "attack"], key=lambda s: s.map(order) if s.name == "attack" else s
     ).reset_index(drop=True)
 
 
@@ -70,7 +70,7 @@ HEAD = "toy / m / eps 8/255 / checkpoint last (2 seeds)"
 
 def test_trix_numbers_rows_and_bold():
     table = trix_table(classwise())
-    first = table.data[table.data["eps"] == "8/255"].set_index("method")
+    first = table.data[table.data["eps"] == "8/255"].set_index("run")
     assert list(first.index) == ["fair", "trades"]  # order of appearance
     # clean: trades avg .8, .8; worst .7, .6. fair avg .8, .7; worst .8, .6
     assert first.loc["trades", "clean_avg"] == pytest.approx(0.8)
@@ -93,7 +93,7 @@ def test_trix_numbers_rows_and_bold():
 
     lines = block_lines(to_markdown(table), HEAD)
     assert lines[0] == (
-        "| method | clean avg | clean worst | robust avg | robust worst | rho_nat | rho_rob |"
+        "| run | clean avg | clean worst | robust avg | robust worst | rho_nat | rho_rob |"
     )
     assert lines[2] == (
         "| fair | 75.00 ± 7.07 | **70.00 ± 14.14** | **45.00 ± 7.07** | **40.00 ± 14.14** "
@@ -113,7 +113,7 @@ def test_trix_numbers_rows_and_bold():
 
 def test_table1_risk_statistics():
     table = table1(classwise())
-    first = table.data[table.data["eps"] == "8/255"].set_index("method")
+    first = table.data[table.data["eps"] == "8/255"].set_index("run")
     # worst_case risks per seed: trades (.4 .6 .8), (.4 .5 .9); fair (.5 .6 .7), (.5 .5 .5)
     trades_std = (np.std([0.4, 0.6, 0.8]) + np.std([0.4, 0.5, 0.9])) / 2
     fair_std = (np.std([0.5, 0.6, 0.7]) + np.std([0.5, 0.5, 0.5])) / 2
@@ -125,7 +125,7 @@ def test_table1_risk_statistics():
         got = first.loc[method, ["risk_avg", "risk_std", "risk_min", "risk_max"]]
         assert list(got) == pytest.approx(list(values))
     lines = block_lines(to_markdown(table), HEAD)
-    assert lines[0] == "| method | avg | std | min | max |"
+    assert lines[0] == "| run | avg | std | min | max |"
     # lowest is best in every column
     assert lines[2] == "| fair | **55.00** | **4.08** | 50.00 | **60.00** |"
     assert lines[3] == "| trades | 60.00 | 18.97 | **40.00** | 85.00 |"
@@ -136,7 +136,7 @@ def test_table1_risk_statistics():
 
 def test_error_stats_clean_and_adversarial():
     table = error_stats(classwise())
-    first = table.data[table.data["eps"] == "8/255"].set_index("method")
+    first = table.data[table.data["eps"] == "8/255"].set_index("run")
     # clean errors per seed: trades (.1 .2 .3), (0 .2 .4); fair (.2 .2 .2), (.1 .4 .4)
     assert first.loc["trades", "clean_mean"] == pytest.approx(0.2)
     assert first.loc["trades", "clean_std"] == pytest.approx(
@@ -149,7 +149,7 @@ def test_error_stats_clean_and_adversarial():
         (np.std([0.4, 0.6, 0.8]) + np.std([0.4, 0.5, 0.9])) / 2
     )
     lines = block_lines(to_markdown(table), HEAD)
-    assert lines[0] == "| method | clean mean | clean std | worst_case mean | worst_case std |"
+    assert lines[0] == "| run | clean mean | clean std | worst_case mean | worst_case std |"
     assert lines[2] == "| fair | 25.00 | **7.07** | **55.00** | **4.08** |"
     assert lines[3] == "| trades | **20.00** | 12.25 | 60.00 | 18.97 |"
     rows = latex_rows(to_latex(table), "tab:error-stats-toy-m-eps8-255-last")
@@ -159,11 +159,11 @@ def test_error_stats_clean_and_adversarial():
 
 def test_per_class_robust_accuracy():
     table = per_class(classwise())
-    first = table.data[table.data["eps"] == "8/255"].set_index("method")
+    first = table.data[table.data["eps"] == "8/255"].set_index("run")
     assert list(first.loc["trades", CLASSES]) == pytest.approx([0.6, 0.45, 0.15])
     assert list(first.loc["fair", CLASSES]) == pytest.approx([0.5, 0.45, 0.4])
     lines = block_lines(to_markdown(table), HEAD)
-    assert lines[0] == "| method | a | b | c |"
+    assert lines[0] == "| run | a | b | c |"
     assert lines[2] == "| fair | 50.00 | **45.00** | **40.00** |"  # a tie is bold in both rows
     assert lines[3] == "| trades | **60.00** | **45.00** | 15.00 |"
     rows = latex_rows(to_latex(table), "tab:per-class-toy-m-eps8-255-last")
@@ -183,16 +183,16 @@ def test_one_block_per_dataset_model_eps_checkpoint_and_csv():
         assert to_latex(table).count("\\begin{tabular}") == 2
         assert "\\toprule" in to_latex(table)
         csv = pd.read_csv(io.StringIO(to_csv(table)), dtype={"eps": str})
-        assert list(csv.columns[:6]) == ["dataset", "model", "eps", "checkpoint", "method", "seeds"]
+        assert list(csv.columns[:6]) == ["dataset", "model", "eps", "checkpoint", "run", "seeds"]
         assert len(csv) == 4
     # 16/255 has half the accuracy of 8/255: the per-class table scales with it
-    pc = tables["per_class"].data.set_index(["eps", "method"])
+    pc = tables["per_class"].data.set_index(["eps", "run"])
     assert pc.loc[("16/255", "trades"), "a"] == pytest.approx(0.3)
 
 
 def test_without_trades_rho_is_a_dash_and_empty_classes_are_left_out():
     df = classwise()
-    df = df[df["method"] != "trades"].copy()
+    df = df[df["run"] != "trades"].copy()
     df.loc[df["class"] == "c", ["accuracy", "n"]] = [np.nan, 0]
     trix = trix_table(df)
     cells, bold = formatted(trix, trix.blocks()[("toy", "m", "8/255", "last")])
@@ -202,12 +202,12 @@ def test_without_trades_rho_is_a_dash_and_empty_classes_are_left_out():
     first = table1(df).data.set_index("eps").loc["8/255"]
     assert first["risk_avg"] == pytest.approx(((0.5 + 0.6) / 2 + 0.5) / 2)
     cells, bold = formatted(per_class(df), per_class(df).blocks()[("toy", "m", "8/255", "last")])
-    assert list(cells.columns) == ["method", "a", "b"]
+    assert list(cells.columns) == ["run", "a", "b"]
 
 
 def test_negative_numbers_get_a_latex_minus():
     df = classwise()
-    df.loc[(df["method"] == "fair") & (df["attack"] == "worst_case"), "accuracy"] = 0.05
+    df.loc[(df["run"] == "fair") & (df["attack"] == "worst_case"), "accuracy"] = 0.05
     rho_rob = (0.05 - 0.15) / 0.15 + (0.05 - 0.4) / 0.4  # -1.54
     latex = to_latex(trix_table(df))
     assert f"$-${-rho_rob:.2f}" in latex and "--1" not in latex

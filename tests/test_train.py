@@ -10,7 +10,9 @@ from helpers import Crash, crash_after
 
 from fairat.checkpoint import load_torch
 from fairat.config import EvalConfig, RunConfig, TrainConfig
-from fairat.train import lr_factor, train
+from fairat.data import to_float
+from fairat.methods import EpochStats, TrainContext
+from fairat.train import build_model, lr_factor, selection_score, train, validate
 
 
 def test_outputs_and_checkpoint_contents(digits, tiny_run, tmp_path):
@@ -110,8 +112,12 @@ def test_same_seed_same_weights_different_seed_different(digits, tiny_run, tmp_p
 
 
 def test_lr_schedules():
+    # milestones are 1-based epoch numbers from which the lr is lower (the reference scripts'
+    # ``epoch >= m``): 0-based epoch 99 is epoch 100, the first at a tenth
     piecewise = lr_factor(TrainConfig(epochs=110, milestones=(100, 105), gamma=0.1))
-    assert [piecewise(e) for e in (0, 99, 100, 104, 105)] == pytest.approx([1, 1, 0.1, 0.1, 0.01])
+    assert [piecewise(e) for e in (0, 98, 99, 103, 104, 109)] == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.01, 0.01]
+    )
     cosine = lr_factor(TrainConfig(epochs=10, schedule="cosine"))
     assert cosine(0) == 1.0 and cosine(5) == pytest.approx(0.5)
 
@@ -123,3 +129,83 @@ def test_train_config_errors_name_the_field():
         TrainConfig(optimizer="adamw")
     with pytest.raises(ValueError, match=r"train\.milestones"):
         TrainConfig(epochs=10, milestones=(20,))
+
+
+def expected_best(history, prefix: str) -> int:
+    """0-based epoch maximising (worst, average) of ``prefix`` accuracy, ties to the later."""
+    rows = zip(history[f"{prefix}_worst"], history[f"{prefix}_avg"], history["epoch"], strict=True)
+    return max(list(rows))[2] - 1
+
+
+def test_selection_rule_and_its_tie_breaks():
+    stats = EpochStats(
+        epoch=0,
+        val_clean=torch.tensor([0.9, 0.5]),
+        val_robust=torch.tensor([0.0, 0.0]),
+        train_loss=0.0,
+    )
+    assert selection_score(stats, "clean") == pytest.approx((0.5, 0.7))
+    assert selection_score(stats, "robust") == (0.0, 0.0)
+
+
+def test_natural_training_selects_best_on_worst_class_clean_accuracy(digits, tiny_run, tmp_path):
+    """Natural's robust accuracy is 0 in every epoch: selecting on it would pick by ties."""
+    run = tiny_run("natural", epochs=4, lr=0.05, batch_size=64)
+    history = train(run, digits, tmp_path, tmp_path / "resume", progress=False)
+    best = load_torch(tmp_path / "best.pt")
+    assert best["selects_on"] == "clean"
+    assert list(history["select_worst"]) == list(history["val_clean_worst"])
+    assert best["epoch"] == expected_best(history, "val_clean")
+    assert best["select_score"] == pytest.approx(
+        [history["val_clean_worst"][best["epoch"]], history["val_clean_avg"][best["epoch"]]]
+    )
+
+
+def test_ties_go_to_the_later_epoch(digits, tiny_run, tmp_path, monkeypatch):
+    import fairat.train as trainer
+
+    constant = EpochStats(
+        epoch=0,
+        val_clean=torch.full((10,), 0.5),
+        val_robust=torch.full((10,), 0.25),
+        train_loss=0.0,
+    )
+    monkeypatch.setattr(trainer, "validate", lambda *a, **k: dataclasses.replace(constant))
+    run = tiny_run("pgd_at", epochs=3)
+    train(run, digits, tmp_path, tmp_path / "resume", progress=False)
+    assert load_torch(tmp_path / "best.pt")["epoch"] == 2  # every epoch ties: the last wins
+
+
+def test_cfa_best_is_selected_by_validating_the_averaged_weights_it_saves(
+    digits, tiny_run, tmp_path
+):
+    """CFA saves FAWA-averaged weights; best.pt must be chosen on their own validation score
+    (METHODS.md section 0), not on the current model's."""
+    run = dataclasses.replace(
+        tiny_run("cfa", epochs=4),
+        method_params={"steps": 2, "warmup_epoch": 1, "fawa_threshold": 0.0},
+    )
+    history = train(run, digits, tmp_path, tmp_path / "resume", progress=False)
+    # from the first epoch on, the average exists and differs from the current model
+    assert (history["select_worst"] != history["val_robust_worst"]).any() or (
+        history["select_avg"] != history["val_robust_avg"]
+    ).any()
+    best = load_torch(tmp_path / "best.pt")
+    assert best["epoch"] == expected_best(history, "select")
+    # validating the saved weights gives the score they were selected by
+    model = build_model(run, digits)
+    model.load_state_dict(best["model"])
+    ctx = TrainContext(
+        num_classes=digits.num_classes,
+        eps=run.eps,
+        clamp=digits.clamp,
+        device=torch.device("cpu"),
+        epochs=4,
+        class_names=digits.class_names,
+        x_val=to_float(torch.from_numpy(digits.x_val)),
+        y_val=torch.from_numpy(digits.y_val),
+    )
+    stats = validate(model, ctx, run, torch.device("cpu"))
+    assert [float(stats.val_robust.min()), float(stats.val_robust.mean())] == pytest.approx(
+        best["select_score"]
+    )

@@ -224,3 +224,15 @@ def test_run_interrupted_after_the_warmup_epoch_resumes_bit_identically(digits, 
     # 0-based epoch 1 is the end of warm-up epoch tau = 2
     a, b = assert_resumes_bit_identically(run, digits, tmp_path, crash=1)
     assert torch.equal(a["method"]["class_weights"], b["method"]["class_weights"])
+
+
+def test_the_split_depends_on_the_sign_of_lam_only():
+    """Why the lambda sweep of paper 004 is over dafa_lam: t = 1 + lam s is below its batch
+    mean exactly when s is, so every lam > 0 marks the same samples strong."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (64,), generator=g)
+    probs = torch.softmax(torch.randn(64, 4, generator=g) * 2, dim=1)
+    masks = [strong_mask(probs, y, 4, lam) for lam in (0.1, 0.5, 1.0, 2.0, 10.0)]
+    assert 0 < masks[0].sum() < len(y)
+    assert all(torch.equal(m, masks[0]) for m in masks)
+    assert not torch.equal(strong_mask(probs, y, 4, -1.0), masks[0])  # the sign does matter

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,11 +16,11 @@ import psutil
 import pytest
 import torch
 import yaml
+from helpers import run_snakemake, snakemake_args
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
 pytestmark = pytest.mark.workflow
 
@@ -27,12 +28,7 @@ pytestmark = pytest.mark.workflow
 def snakemake(
     workdir: Path, *args: str, config: Path = TINY, **kwargs
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(config), *args],
-        capture_output=True,
-        text=True,
-        **kwargs,
-    )
+    return run_snakemake(workdir, "--configfile", str(config), *args, **kwargs)
 
 
 def write_config(tmp_path: Path, **changes) -> Path:
@@ -58,6 +54,7 @@ def test_workflow_end_to_end(tiny_workflow):
     assert list(classwise.columns) == [
         "dataset",
         "model",
+        "run",
         "method",
         "eps",
         "seed",
@@ -67,19 +64,21 @@ def test_workflow_end_to_end(tiny_workflow):
         "accuracy",
         "n",
     ]
-    # 3 methods x 1 eps x 2 seeds x 2 checkpoints x (3 attacks + worst_case) x 10 classes
-    assert len(classwise) == 3 * 2 * 2 * 4 * 10
-    assert set(classwise["method"]) == {"natural", "pgd_at", "frl_rw"}
+    # 4 runs x 1 eps x 2 seeds x 2 checkpoints x (3 attacks + worst_case) x 10 classes
+    assert len(classwise) == 4 * 2 * 2 * 4 * 10
+    assert set(classwise["run"]) == {"natural", "pgd_at", "trades", "frl_rw"}
+    assert (classwise["run"] == classwise["method"]).all()
     assert set(classwise["attack"]) == {"clean", "fgsm", "pgd5", "worst_case"}
     assert set(classwise["eps"]) == {"16/255"}
     assert classwise["accuracy"].between(0, 1).all()
     # per-class counts add up to the test split in every (run, checkpoint, attack)
-    totals = classwise.groupby(["method", "seed", "checkpoint", "attack"])["n"].sum()
+    totals = classwise.groupby(["run", "seed", "checkpoint", "attack"])["n"].sum()
     assert (totals == 539).all()
 
     summary = pd.read_csv(tmp_path / "results/tables/summary.csv")
-    assert len(summary) == 3 * 2 * 4 and (summary["n_seeds"] == 2).all()
-    # rho against trades: trades is trained (frl_rw fine-tunes it) but not evaluated here
+    assert len(summary) == 4 * 2 * 4 and (summary["n_seeds"] == 2).all()
+    # rho against trades, the default baseline, which frl_rw also fine-tunes
+    assert set(summary["baseline"]) == {"trades"} and (summary["rho_seeds"] == 2).all()
     assert {"rho_nat", "rho_rob", "average_ci95", "sanity_warnings"} <= set(summary.columns)
     md = (tmp_path / "results/tables/summary.md").read_text()
     assert "| natural |" in md and "| pgd_at |" in md and "clean worst" in md
@@ -205,9 +204,7 @@ def test_killed_training_resumes_to_the_same_checkpoint(tmp_path):
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
         [
-            *SNAKEMAKE,
-            "--directory",
-            str(killed),
+            *snakemake_args(killed),
             "--configfile",
             str(config),
             "--cores",
@@ -255,3 +252,95 @@ def test_missing_dataset_fails_with_one_clear_message(tmp_path):
     assert "DatasetMissingError: dataset 'cifar10' not found under data/raw/cifar10" in err
     assert "set data.cifar10.download: true" in err
     assert not (tmp_path / "data/cifar10.npz").exists()
+
+
+VARIANTS = REPO / "tests" / "configs" / "variants.yaml"
+
+
+@pytest.fixture(scope="module")
+def variants_workflow(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("variants_workflow")
+    done = snakemake(workdir, "--cores", "2", config=VARIANTS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir
+
+
+def test_variants_sweeps_and_baselines_end_to_end(variants_workflow):
+    from fairat.stats import rho
+
+    results = variants_workflow / "results"
+    classwise = pd.read_csv(results / "tables/classwise.csv", dtype={"class": str})
+    runs = {"trades", "trades_long", "trix-dafa_lam0.5", "trix-dafa_lam1.5"}
+    assert set(classwise["run"]) == runs
+    assert dict(zip(classwise["run"], classwise["method"], strict=False)) == {
+        "trades": "trades",
+        "trades_long": "trades",
+        "trix-dafa_lam0.5": "trix",
+        "trix-dafa_lam1.5": "trix",
+    }
+    long = json.loads(
+        (results / "runs/digits/cnn_small/trades_long/eps16_255/seed0/config.json").read_text()
+    )
+    assert (long["name"], long["method"], long["train"]["epochs"]) == ("trades_long", "trades", 3)
+    lam = json.loads(
+        (results / "runs/digits/cnn_small/trix-dafa_lam1.5/eps16_255/seed1/config.json").read_text()
+    )
+    assert lam["method_params"]["dafa_lam"] == 1.5
+
+    # rho of a swept run is against its named baseline, on the seeds both have
+    summary = pd.read_csv(results / "tables/summary.csv", dtype={"eps": str})
+    trix = summary[
+        (summary["run"] == "trix-dafa_lam0.5") & (summary["attack"] == "worst_case")
+    ].iloc[0]
+    assert trix["baseline"] == "trades_long" and trix["rho_seeds"] == 2
+    per_seed = (
+        classwise[classwise["attack"] == "worst_case"]
+        .groupby(["run", "seed"])["accuracy"]
+        .agg(["mean", "min"])
+        .groupby("run")
+        .mean()
+    )
+    a, b = per_seed.loc["trix-dafa_lam0.5"], per_seed.loc["trades_long"]
+    assert trix["rho_rob"] == pytest.approx(rho(a["mean"], a["min"], b["mean"], b["min"]))
+    trades = summary[(summary["run"] == "trades") & (summary["attack"] == "clean")].iloc[0]
+    assert trades["baseline"] == "trades" and trades["rho_nat"] == pytest.approx(0.0)
+    paired = pd.read_csv(results / "tables/paired.csv")
+    assert set(paired["run"]) == {"trix-dafa_lam0.5", "trix-dafa_lam1.5"}
+    assert set(paired["baseline"]) == {"trades_long"}
+    md = (results / "tables/summary.md").read_text()
+    assert "| trix-dafa_lam1.5 | trix |" in md and "trades_long (2)" in md
+
+    # the sensitivity table and figure put the swept values side by side
+    sweeps = pd.read_csv(results / "tables/sweeps.csv", dtype={"eps": str})
+    assert set(sweeps["value"]) == {0.5, 1.5} and set(sweeps["parameter"]) == {"dafa_lam"}
+    assert set(sweeps["attack"]) == {"clean", "worst_case"}
+    row = sweeps[(sweeps["value"] == 1.5) & (sweeps["attack"] == "worst_case")].iloc[0]
+    base = summary[(summary["run"] == "trades_long") & (summary["attack"] == "worst_case")]
+    assert row["baseline_worst"] == pytest.approx(base["worst_mean"].iloc[0])
+    assert row["n_seeds"] == 2 and row["average_ci95"] > 0
+    figure = results / "figures/sweeps/trix.png"
+    assert figure.stat().st_size > 10_000 and figure.with_suffix(".pdf").exists()
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert {"trix-dafa_lam0p5", "trix-dafa_lam1p5", "trades_long"} <= set(
+        metrics["digits"]["cnn_small"]
+    )
+    trix_md = (results / "tables/paper/trix.md").read_text()
+    assert "trix-dafa_lam0.5 vs `trades_long`" in trix_md
+
+
+def test_changing_one_variant_retrains_only_that_variant(variants_workflow, tmp_path):
+    config = yaml.safe_load(VARIANTS.read_text())
+    config["methods"]["trades_long"]["beta"] = 3.0
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    plan = snakemake(variants_workflow, "-n", "--cores", "1", config=changed)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    trained = set(
+        re.findall(
+            r"results/runs/digits/cnn_small/([\w.-]+)/eps16_255/seed\d/last\.pt", plan.stdout
+        )
+    )
+    jobs = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", plan.stdout, re.M)}
+    assert jobs["train"] == 2 and jobs["evaluate"] == 2  # trades_long's two seeds
+    assert "trades_long" in trained
+    assert "sweep_table" in jobs  # its numbers are the sweep figure's reference lines

@@ -1,7 +1,8 @@
 """From the workflow config (validated by the JSON schema) to frozen per-run configs.
 
-The workflow resolves one :class:`RunConfig` per (dataset, model, method, eps, seed), passes it
-to the scripts as JSON, and the package never reads the global config. ``RunConfig.key()`` is a
+The workflow resolves one :class:`RunConfig` per (dataset, model, run, eps, seed), where a run is a
+named variant of a registered method (:mod:`fairat.variants`), passes it to the scripts as JSON,
+and the package never reads the global config. ``RunConfig.key()`` is a
 hash of everything that changes what training computes; the trainer keys its resume state by it,
 so a changed config never resumes an old run.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from fairat.eps import eps_tag, format_eps, parse_eps
 from fairat.methods import METHODS
 from fairat.methods.base import parse_dataclass
+from fairat.variants import Variant, expand_variants
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("piecewise", "cosine", "constant")
@@ -102,6 +104,15 @@ class EvalConfig:
 
         return SUITES[self.suite] if self.suite is not None else self.attacks
 
+    @property
+    def worst_case_attacks(self) -> tuple[str, ...]:
+        """The attacks ``worst_case`` combines: those run on every sample of every checkpoint.
+        AutoAttack on a subset (``autoattack_per_class``) or on selected checkpoints only
+        (``autoattack_runs``) is left out, so that a worst-case row always means one suite on
+        one set of samples; it is reported as its own row."""
+        partial = self.autoattack_per_class is not None or self.autoattack_runs is not None
+        return tuple(a for a in self.suite_attacks if not (partial and a == "autoattack"))
+
     def runs_autoattack(self, *, seed: int, eps: float, checkpoint: str) -> bool:
         """Whether ``autoattack_runs`` selects this checkpoint (null selects every one)."""
         where = self.autoattack_runs or {}
@@ -155,9 +166,11 @@ class RunConfig:
 
     dataset: str
     model: str
-    method: str
+    method: str  # the registered method it runs
     eps: float
     seed: int
+    name: str = ""  # the run name (a key under methods:, or a sweep point); default: method
+    init_from: str | None = None  # the run whose last.pt a fine-tuning method starts from
     dataset_options: dict = field(default_factory=dict)
     model_args: dict = field(default_factory=dict)
     method_params: dict = field(default_factory=dict)
@@ -168,13 +181,20 @@ class RunConfig:
     device: str = "auto"
     compile: bool = False
 
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.method)
+        if self.init_from is None:  # a fine-tuning method always has a parent run
+            object.__setattr__(self, "init_from", METHODS.get(self.method).init_from)
+
     @property
     def eps_label(self) -> str:
         return format_eps(self.eps)
 
     def params(self) -> Any:
-        """The method's typed hyper-parameters (errors name ``methods.<name>.<key>``)."""
-        return METHODS.get(self.method).parse_params(self.method_params)
+        """The method's typed hyper-parameters (errors name ``methods.<run>.<key>``)."""
+        cls = METHODS.get(self.method)
+        return parse_dataclass(cls.Params, self.method_params, where=f"methods.{self.name}")
 
     def to_json(self, *, without: tuple[str, ...] = ()) -> str:
         """The run as sorted JSON, leaving out the top-level fields named in ``without``."""
@@ -206,11 +226,9 @@ def _one_of(where: str, value: Any, allowed: tuple) -> None:
         raise ValueError(f"{where}: {value!r} is not allowed; valid values: {', '.join(allowed)}")
 
 
-def method_entry(config: dict, method: str) -> tuple[dict, dict]:
-    """(hyper-parameters, train overrides) of ``methods.<method>`` in the workflow config."""
-    entry = dict(config["methods"].get(method) or {})
-    overrides = entry.pop("train", None) or {}
-    return entry, overrides
+def variants(config: dict) -> dict[str, Variant]:
+    """The runs of ``methods:`` (sweeps expanded, baselines and parents checked), by name."""
+    return expand_variants(config["methods"])
 
 
 def data_settings(config: dict, dataset: str) -> tuple[dict, float, int]:
@@ -224,23 +242,39 @@ def data_settings(config: dict, dataset: str) -> tuple[dict, float, int]:
 
 
 def resolve_run(
-    config: dict, *, dataset: str, model: str, method: str, eps: str | float, seed: int | str
+    config: dict,
+    *,
+    dataset: str,
+    model: str,
+    run: str,
+    eps: str | float,
+    seed: int | str,
+    runs: dict[str, Variant] | None = None,
 ) -> RunConfig:
-    """The RunConfig of one run; ``eps`` may be a config value (``8/255``) or its tag (``8_255``)."""
-    params, overrides = method_entry(config, method)
+    """The RunConfig of run ``run`` (a name under ``methods:``, or a sweep point of one);
+    ``eps`` may be a config value (``8/255``) or its tag (``8_255``); ``runs`` saves expanding
+    the config's variants again."""
+    runs = variants(config) if runs is None else runs
+    if run not in runs:
+        raise ValueError(f"methods: no run named {run!r}; runs: {', '.join(runs)}")
+    variant = runs[run]
     train = parse_dataclass(
-        TrainConfig, {**config.get("train", {}), **overrides}, where=f"methods.{method}.train"
+        TrainConfig,
+        {**config.get("train", {}), **variant.train},
+        where=f"methods.{variant.family}.train",
     )
     options, val_fraction, split_seed = data_settings(config, dataset)
     run = RunConfig(
         dataset=dataset,
         model=model,
-        method=method,
+        name=variant.name,
+        method=variant.method,
         eps=parse_eps(eps),
         seed=int(seed),
+        init_from=variant.init_from,
         dataset_options=options,
         model_args=dict((config.get("model_args") or {}).get(model) or {}),
-        method_params=params,
+        method_params=variant.params,
         train=train,
         evaluation=parse_dataclass(EvalConfig, config.get("evaluation", {}), where="evaluation"),
         val_fraction=val_fraction,
@@ -254,16 +288,17 @@ def resolve_run(
 
 def all_runs(config: dict) -> list[RunConfig]:
     """Every run the config asks for; resolving them checks every method's hyper-parameters."""
+    runs = variants(config)
     return [
-        resolve_run(config, dataset=d, model=m, method=k, eps=e, seed=s)
+        resolve_run(config, dataset=d, model=m, run=k, eps=e, seed=s, runs=runs)
         for d in config["datasets"]
         for m in config["models"]
-        for k in config["methods"]
+        for k in runs
         for e in config["eps"]
         for s in config["seeds"]
     ]
 
 
 def run_dir(run: RunConfig) -> str:
-    """Relative directory of a run: ``{dataset}/{model}/{method}/eps{tag}/seed{seed}``."""
-    return f"{run.dataset}/{run.model}/{run.method}/eps{eps_tag(run.eps)}/seed{run.seed}"
+    """Relative directory of a run: ``{dataset}/{model}/{run name}/eps{tag}/seed{seed}``."""
+    return f"{run.dataset}/{run.model}/{run.name}/eps{eps_tag(run.eps)}/seed{run.seed}"

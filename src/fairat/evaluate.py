@@ -5,7 +5,11 @@ uniform random start, cross-entropy, final iterate); ``cw<k>`` (the same with th
 loss); ``autoattack`` (AutoAttack ``standard`` via :mod:`fairat.attacks.autoattack`). With
 ``restarts`` > 1, PGD and CW count a sample as robust only if it survives every restart. The
 derived ``worst_case`` row counts a sample as correct only if it is correct under every attack of
-the suite that evaluated it (per-point worst case; AutoAttack may cover a fixed subset only).
+``EvalConfig.worst_case_attacks``: the attacks that run on every sample of every checkpoint
+(per-point worst case). An attack run on a subset (``autoattack_per_class``) or on selected
+checkpoints only (``autoattack_runs``) stays out of it and is reported as its own row, so a
+``worst_case`` averaged over seeds or compared between runs always combines one suite on one set
+of samples.
 
 Flags are the primary output (as in fra31/auto-attack): an int8 array per attack, 1 correct, 0
 wrong, -1 not evaluated (AutoAttack may run on a fixed subset of the test split). Class-wise
@@ -207,9 +211,10 @@ def evaluate_model(
     restarts: int = 1,
     autoattack_per_class: int | None = None,
     store: EvalStore | None = None,
+    worst_case_over: tuple[str, ...] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
-    """(flags per attack, report per attack) on (x, y); ``worst_case`` is added when the suite
-    holds more than one attack."""
+    """(flags per attack, report per attack) on (x, y); ``worst_case`` over the attacks of
+    ``worst_case_over`` (default: all of ``attacks``) is added when it holds more than one."""
     flags, reports = {}, {}
     labels = y.cpu().numpy()
     for name in attacks:
@@ -229,8 +234,9 @@ def evaluate_model(
             store=store,
             progress=progress,
         )
-    if len(flags) > 1:
-        flags[WORST_CASE] = worst_case(flags)
+    over = [a for a in (attacks if worst_case_over is None else worst_case_over) if a in flags]
+    if len(over) > 1:
+        flags[WORST_CASE] = worst_case({a: flags[a] for a in over})
     for name, f in flags.items():
         reports[name] = attack_report(f, labels, class_names)
     return flags, reports
@@ -338,17 +344,20 @@ def evaluate_checkpoint(
         restarts=cfg.restarts,
         autoattack_per_class=cfg.autoattack_per_class,
         store=store,
+        worst_case_over=cfg.worst_case_attacks,
     )
     store.remove()
     result = {
         "dataset": run.dataset,
         "model": run.model,
+        "run": run.name,
         "method": run.method,
         "eps": run.eps_label,
         "seed": run.seed,
         "checkpoint_epoch": int(state["epoch"]) + 1,
         "class_names": data.class_names,
         "n_test": len(y),
+        "worst_case_over": [a for a in cfg.worst_case_attacks if a in flags],
         "attacks": reports,
         "sanity": sanity_checks(flags, tolerance=cfg.sanity_tolerance, masking_gap=cfg.masking_gap),
     }

@@ -39,7 +39,7 @@ def plot_classwise_robust(
         kind="bar",
         x="class",
         y="accuracy",
-        hue="method",
+        hue="run",
         col="panel",
         col_wrap=min(len(panels), 2),
         errorbar="sd",

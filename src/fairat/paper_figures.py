@@ -147,7 +147,7 @@ def _select(df: pd.DataFrame, **values) -> pd.DataFrame:
 
 
 def _methods(df: pd.DataFrame) -> list[str]:
-    return list(dict.fromkeys(df["method"]))
+    return list(dict.fromkeys(df["run"]))
 
 
 def _title(*parts) -> str:
@@ -174,7 +174,7 @@ def plot_heatmap(
     methods, classes = _methods(df), [str(c) for c in dict.fromkeys(df["class"])]
     grid = (
         df.assign(**{"class": df["class"].astype(str)})
-        .groupby(["method", "class"])["accuracy"]
+        .groupby(["run", "class"])["accuracy"]
         .mean()
         .unstack("class")
         .reindex(index=methods, columns=classes)
@@ -225,7 +225,7 @@ def plot_eps(
     runs = run_summaries(df)
     runs["eps_value"] = [parse_eps(e) for e in runs["eps"]]
     styles = method_styles(_methods(classwise))  # the same style for a method in every figure
-    methods = [m for m in styles if m in set(runs["method"])]
+    methods = [m for m in styles if m in set(runs["run"])]
     ticks = runs.drop_duplicates("eps_value").sort_values("eps_value")
     lo, hi = float(ticks["eps_value"].min()), float(ticks["eps_value"].max())
     pad = 0.15 * (hi - lo) if hi > lo else (0.5 * lo if lo > 0 else 0.5)
@@ -238,7 +238,7 @@ def plot_eps(
         ):
             for i, method in enumerate(methods):
                 stats = (
-                    runs[runs["method"] == method]
+                    runs[runs["run"] == method]
                     .groupby("eps_value")[metric]
                     .agg(["mean", "std"])
                     .sort_index()
@@ -390,11 +390,9 @@ def plot_tradeoff(
     )
     runs = run_summaries(df)
     styles = method_styles(_methods(classwise))  # the same style for a method in every figure
-    methods = [m for m in styles if m in set(runs["method"])]
+    methods = [m for m in styles if m in set(runs["run"])]
     stats = (
-        runs.groupby("method", sort=False)[["average", "worst"]]
-        .agg(["mean", "std"])
-        .reindex(methods)
+        runs.groupby("run", sort=False)[["average", "worst"]].agg(["mean", "std"]).reindex(methods)
         * 100
     )
     with plt.rc_context(style()):
@@ -444,7 +442,7 @@ def read_histories(paths: Sequence[str | Path], runs: Sequence[dict]) -> pd.Data
     frames = []
     for path, run in zip(paths, runs, strict=True):
         history = pd.read_csv(path)
-        for key in ("dataset", "model", "method", "eps", "seed"):
+        for key in ("dataset", "model", "run", "method", "eps", "seed"):
             history[key] = str(run[key]) if key != "seed" else int(run[key])
         frames.append(history)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -480,7 +478,7 @@ def plot_epochs(
         for ax in axes.flat[len(methods) :]:
             ax.set_axis_off()
         for ax, method in zip(axes.flat, methods, strict=False):
-            mean = df[df["method"] == method].groupby("epoch")[columns].mean().sort_index() * 100
+            mean = df[df["run"] == method].groupby("epoch")[columns].mean().sort_index() * 100
             few = len(mean) <= 3  # a line needs markers to show one or two epochs
             for i, (cls, col) in enumerate(zip(classes, columns, strict=True)):
                 ax.plot(

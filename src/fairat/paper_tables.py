@@ -1,7 +1,7 @@
 """Paper-style tables from classwise.csv: TRIX/DAFA, paper 000's Table I, paper 003's error
 statistics and the per-class robust accuracy (METHODS.md sections 9-10).
 
-Every table has one block per (dataset, model, eps, checkpoint) with a row per method. The
+Every table has one block per (dataset, model, eps, checkpoint) with a row per run (a config's variant). The
 builders are pure: they take the tidy class-wise frame (``fairat.tables.read_classwise``) and
 return a :class:`PaperTable`, whose ``data`` is numeric (accuracies, risks and errors as
 fractions, one row per block and method; the CSV) and whose ``columns`` say how each column is
@@ -13,7 +13,7 @@ standard deviation.
 Statistics over classes leave classes with no test sample (n = 0) out and are taken within a
 run (one seed), then averaged over seeds, as in ``fairat.tables.run_summaries``; the standard
 deviation over classes is the population one (ddof 0, METHODS.md section 9). The TRIX table
-reuses ``fairat.tables.summary_table`` (seed mean and sample std, rho against TRADES).
+reuses ``fairat.tables.summary_table`` (seed mean and sample std, rho against each run's baseline).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import pandas as pd
 
 from fairat.eps import eps_tag
 from fairat.tables import (
-    BASELINE,
     RUN,
     _markdown_table,
     _tex_escape,
@@ -64,7 +63,7 @@ class PaperTable:
     name: str
     title: str
     note: str
-    data: pd.DataFrame  # KEY + ["method", "seeds"] + the numeric columns
+    data: pd.DataFrame  # KEY + ["run", "seeds"] + the numeric columns
     columns: list[Column]
     drop_empty: bool = False  # leave out a block's columns without any value (other classes)
 
@@ -96,19 +95,23 @@ def _class_stats(classwise: pd.DataFrame, attack: str) -> pd.DataFrame:
 
 
 def _frame(rows: pd.DataFrame, values: list[str]) -> pd.DataFrame:
-    return rows[[*KEY, "method", "seeds", *values]].reset_index(drop=True)
+    return rows[[*KEY, "run", "seeds", *values]].reset_index(drop=True)
 
 
-def trix_table(classwise: pd.DataFrame) -> PaperTable:
+def trix_table(
+    classwise: pd.DataFrame, baselines: dict[str, str | None] | None = None
+) -> PaperTable:
     """TRIX/DAFA layout: average and worst-class clean and robust accuracy (mean ± std over
-    seeds), rho_nat and rho_rob against TRADES."""
+    seeds), rho_nat and rho_rob against each run's baseline (``fairat.tables.summary_table``)."""
     robust = _robust(classwise)
-    summary = summary_table(classwise)
+    summary = summary_table(classwise, baselines=baselines)
+    pairs = dict(zip(summary["run"], summary["baseline"], strict=False))
+    named = ", ".join(f"{r} vs `{b}`" for r, b in pairs.items() if b and b != r) or "none"
     stats = ["average_mean", "average_std", "worst_mean", "worst_std"]
-    clean = summary[summary["attack"] == "clean"].set_index([*KEY, "method"])
-    adv = summary[summary["attack"] == robust].set_index([*KEY, "method"])
+    clean = summary[summary["attack"] == "clean"].set_index([*KEY, "run"])
+    adv = summary[summary["attack"] == robust].set_index([*KEY, "run"])
     index = list(dict.fromkeys([*clean.index, *adv.index]))
-    out = pd.DataFrame(index=pd.MultiIndex.from_tuples(index, names=[*KEY, "method"]))
+    out = pd.DataFrame(index=pd.MultiIndex.from_tuples(index, names=[*KEY, "run"]))
     for prefix, part in (("clean", clean), ("robust", adv)):
         for s in stats:
             name = s.replace("average", "avg").replace("_mean", "")
@@ -140,9 +143,9 @@ def trix_table(classwise: pd.DataFrame) -> PaperTable:
     return PaperTable(
         "trix",
         "Average and worst-class accuracy (%), mean ± std over seeds, and DAFA's rho",
-        f"Clean accuracy and robust accuracy under `{robust}`; rho_nat and rho_rob against "
-        f"`{BASELINE}` of the same dataset, model, eps and checkpoint (0 for `{BASELINE}`; – when "
-        f"there is no `{BASELINE}` run).",
+        f"Clean accuracy and robust accuracy under `{robust}`; rho_nat and rho_rob against the "
+        "run's baseline of the same dataset, model, eps and checkpoint, on the seeds both have "
+        f"(0 for a baseline itself; – for a run without one). Baselines: {named}.",
         _frame(out, values),
         columns,
     )
@@ -227,9 +230,12 @@ def per_class(classwise: pd.DataFrame) -> PaperTable:
 TABLES = {"trix": trix_table, "table1": table1, "error_stats": error_stats, "per_class": per_class}
 
 
-def paper_tables(classwise: pd.DataFrame) -> dict[str, PaperTable]:
-    """Every paper table, by name."""
-    return {name: build(classwise) for name, build in TABLES.items()}
+def paper_tables(
+    classwise: pd.DataFrame, baselines: dict[str, str | None] | None = None
+) -> dict[str, PaperTable]:
+    """Every paper table, by name; ``baselines`` maps run names to the runs rho compares with."""
+    tables = {name: build(classwise) for name, build in TABLES.items() if name != "trix"}
+    return {"trix": trix_table(classwise, baselines), **tables}
 
 
 # Rendering ------------------------------------------------------------------------------------
@@ -248,8 +254,8 @@ def _fmt(value: float, percent: bool) -> str:
 def formatted(table: PaperTable, block: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The display strings of one block (``method`` + a column per ``Column`` with data) and a
     same-shaped boolean frame that marks the bold (best) cells."""
-    cells = {"method": [str(m) for m in block["method"]]}
-    bold = {"method": [False] * len(block)}
+    cells = {"run": [str(m) for m in block["run"]]}
+    bold = {"run": [False] * len(block)}
     for col in table.columns:
         values = pd.to_numeric(block[col.value], errors="coerce")
         if table.drop_empty and values.isna().all():

@@ -1,7 +1,8 @@
 """The config schema with the allowed dataset, model and method names taken from the registries.
 
 ``workflow/schemas/config.schema.yaml`` holds the structure; :func:`write_schema` fills in the
-``enum`` lists from ``DATASETS``, ``MODELS`` and ``METHODS`` and writes a JSON copy that
+``enum`` lists from ``DATASETS``, ``MODELS`` and ``METHODS`` (run names under ``methods:`` are
+free, :mod:`fairat.variants` checks them) and writes a JSON copy that
 snakemake's ``validate()`` reads, so registering a method is all it takes to allow its name.
 """
 
@@ -23,7 +24,7 @@ def resolved_schema(base: str | Path) -> dict:
     props = schema["properties"]
     props["datasets"]["items"]["enum"] = DATASETS.names()
     props["models"]["items"]["enum"] = MODELS.names()
-    props["methods"]["propertyNames"]["enum"] = METHODS.names()
+    props["methods"]["additionalProperties"]["properties"]["method"]["enum"] = METHODS.names()
     props["model_args"]["propertyNames"]["enum"] = MODELS.names()
     return schema
 

@@ -1,9 +1,11 @@
 """Aggregation: the tidy class-wise table, the per-method summary and paired comparisons.
 
-``classwise.csv`` has one row per dataset, model, method, eps, seed, checkpoint, attack and
-class. The summary averages over classes within a run (average, worst class), then reports the
-mean, standard deviation and 95 % confidence half-width of those run-level numbers over seeds,
-DAFA's rho against TRADES (METHODS.md section 9) and the number of evaluation sanity warnings.
+``classwise.csv`` has one row per dataset, model, run, eps, seed, checkpoint, attack and class;
+``run`` is the run name of the config (a variant, :mod:`fairat.variants`) and ``method`` the
+registered method it runs. The summary averages over classes within a run (average, worst
+class), then reports the mean, standard deviation and 95 % confidence half-width of those
+run-level numbers over seeds, DAFA's rho against the run's baseline (METHODS.md section 9, on
+the seeds both have) and the number of evaluation sanity warnings.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fairat.stats import paired_comparison, rho, seed_summary
 CLASSWISE_COLUMNS = [
     "dataset",
     "model",
+    "run",
     "method",
     "eps",
     "seed",
@@ -31,15 +34,16 @@ CLASSWISE_COLUMNS = [
     "accuracy",
     "n",
 ]
-SANITY_COLUMNS = ["dataset", "model", "method", "eps", "seed", "checkpoint", "check", "detail"]
-RUN = ["dataset", "model", "method", "eps", "checkpoint"]
+IDENTITY = ["dataset", "model", "run", "method", "eps", "seed", "checkpoint"]
+SANITY_COLUMNS = [*IDENTITY, "check", "detail"]
+RUN = ["dataset", "model", "run", "method", "eps", "checkpoint"]
 GROUP = [*RUN, "attack"]
-BASELINE = "trades"
+BASELINE = "trades"  # the default baseline run (fairat.variants.DEFAULT_BASELINE)
 
 
 def classwise_rows(result: dict) -> list[dict]:
     """Rows of classwise.csv from one evaluation JSON."""
-    ident = {k: result[k] for k in ("dataset", "model", "method", "eps", "seed", "checkpoint")}
+    ident = {k: result[k] for k in IDENTITY}
     rows = []
     for attack, report in result["attacks"].items():
         for name in result["class_names"]:
@@ -64,7 +68,7 @@ def sanity_table(paths: list[str | Path]) -> pd.DataFrame:
     """Every sanity warning of every evaluation JSON, one row each."""
     rows = []
     for result in _results(paths):
-        ident = {k: result[k] for k in SANITY_COLUMNS[:6]}
+        ident = {k: result[k] for k in IDENTITY}
         rows += [{**ident, **warning} for warning in result.get("sanity", [])]
     return pd.DataFrame(rows, columns=SANITY_COLUMNS)
 
@@ -76,6 +80,11 @@ def read_classwise(path: str | Path) -> pd.DataFrame:
 
 def read_sanity(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"eps": str})
+
+
+def read_summary(path: str | Path) -> pd.DataFrame:
+    """Read summary.csv; a run without a baseline keeps an empty ``baseline``."""
+    return pd.read_csv(path, dtype={"eps": str, "baseline": str}).fillna({"baseline": ""})
 
 
 def run_summaries(classwise: pd.DataFrame) -> pd.DataFrame:
@@ -101,10 +110,22 @@ def robust_attack(attacks: list[str]) -> str:
     return "fgsm" if "fgsm" in attacks else attacks[0]
 
 
-def summary_table(classwise: pd.DataFrame, sanity: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per dataset, model, method, eps, checkpoint and attack: statistics over seeds, rho, and
-    the count of sanity warnings of the method's evaluations."""
+def default_baselines(runs: list[str]) -> dict[str, str | None]:
+    """Every run compared with ``trades`` when there is a run of that name, else with none."""
+    return {r: (BASELINE if BASELINE in runs else None) for r in runs}
+
+
+def summary_table(
+    classwise: pd.DataFrame,
+    sanity: pd.DataFrame | None = None,
+    baselines: dict[str, str | None] | None = None,
+) -> pd.DataFrame:
+    """Per dataset, model, run, eps, checkpoint and attack: statistics over seeds, rho against
+    the run's baseline (``baselines[run]``, default :func:`default_baselines`) on the seeds both
+    have (``rho_seeds`` of them), and the count of sanity warnings of the run's evaluations."""
     runs = run_summaries(classwise)
+    if baselines is None:
+        baselines = default_baselines(list(dict.fromkeys(runs["run"])))
     rows = []
     for key, block in runs.groupby(GROUP, sort=False):
         avg, worst = seed_summary(block["average"]), seed_summary(block["worst"])
@@ -122,18 +143,21 @@ def summary_table(classwise: pd.DataFrame, sanity: pd.DataFrame | None = None) -
             }
         )
     out = pd.DataFrame(rows)
-    out["rho_nat"], out["rho_rob"] = np.nan, np.nan
+    out["baseline"] = [baselines.get(r) or "" for r in out["run"]]
     out["robust_attack"] = robust_attack(list(dict.fromkeys(out["attack"])))
-    indexed = out.set_index(GROUP)
+    out["rho_nat"], out["rho_rob"], out["rho_seeds"] = np.nan, np.nan, 0
     for i, r in out.iterrows():
+        if not r["baseline"]:
+            continue
         for column, attack in (("rho_nat", "clean"), ("rho_rob", r["robust_attack"])):
-            own = (r["dataset"], r["model"], r["method"], r["eps"], r["checkpoint"], attack)
-            base = (*own[:2], BASELINE, *own[3:])
-            if own in indexed.index and base in indexed.index:
-                a, b = indexed.loc[own], indexed.loc[base]
-                out.loc[i, column] = rho(
-                    a["average_mean"], a["worst_mean"], b["average_mean"], b["worst_mean"]
-                )
+            own = _seed_values(runs, r, r["run"], attack)
+            base = _seed_values(runs, r, r["baseline"], attack)
+            shared = sorted(set(own.index) & set(base.index))
+            if shared:
+                a, b = own.loc[shared].mean(), base.loc[shared].mean()
+                out.loc[i, column] = rho(a["average"], a["worst"], b["average"], b["worst"])
+            if column == "rho_rob":
+                out.loc[i, "rho_seeds"] = len(shared)
     counts = (
         sanity.groupby(RUN).size() if sanity is not None and len(sanity) else pd.Series(dtype=int)
     )
@@ -143,14 +167,32 @@ def summary_table(classwise: pd.DataFrame, sanity: pd.DataFrame | None = None) -
     return out
 
 
+def _seed_values(runs: pd.DataFrame, row: pd.Series, run: str, attack: str) -> pd.DataFrame:
+    """Per-seed average and worst of ``run`` in the summary row's dataset, model, eps and
+    checkpoint under ``attack``, indexed by seed (empty when it has none)."""
+    sel = runs
+    for column, value in (
+        *((c, row[c]) for c in ("dataset", "model", "eps", "checkpoint")),
+        ("run", run),
+        ("attack", attack),
+    ):
+        sel = sel[sel[column] == value]
+    return sel.set_index("seed")[["average", "worst"]]
+
+
 def metrics_key(eps: str) -> str:
     """The metrics.json key of an eps label: ``16/255`` -> ``eps16_255``, ``0.1`` -> ``eps0p1``
     (no dots: ``dvc metrics`` joins nested keys with dots)."""
     return "eps" + eps_tag(eps).replace(".", "p")
 
 
+def metrics_run_key(run: str) -> str:
+    """The metrics.json key of a run name, dots written ``p`` (``trix-lam1.5`` -> ``trix-lam1p5``)."""
+    return run.replace(".", "p")
+
+
 def metrics_json(summary: pd.DataFrame) -> dict:
-    """The summary as DVC metrics: ``{dataset: {model: {method: {eps key: {checkpoint:
+    """The summary as DVC metrics: ``{dataset: {model: {run: {eps key: {checkpoint:
     {attack: {"average", "worst", "n_seeds"}}}}}}}``, where ``average`` and ``worst`` are the
     means over seeds of the average and the worst-class accuracy (NaN becomes null)."""
 
@@ -159,7 +201,7 @@ def metrics_json(summary: pd.DataFrame) -> dict:
 
     out: dict = {}
     for _, r in summary.iterrows():
-        keys = [r["dataset"], r["model"], r["method"], metrics_key(str(r["eps"]))]
+        keys = [r["dataset"], r["model"], metrics_run_key(r["run"]), metrics_key(str(r["eps"]))]
         node = out
         for key in [*keys, r["checkpoint"]]:
             node = node.setdefault(str(key), {})
@@ -171,18 +213,25 @@ def metrics_json(summary: pd.DataFrame) -> dict:
     return out
 
 
-def paired_table(classwise: pd.DataFrame) -> pd.DataFrame:
-    """Each method against TRADES on the seeds both have, per attack, for the average and the
-    worst-class accuracy: mean difference, 95 % CI half-width, paired t-test."""
+def paired_table(
+    classwise: pd.DataFrame, baselines: dict[str, str | None] | None = None
+) -> pd.DataFrame:
+    """Each run against its baseline (``baselines[run]``, default :func:`default_baselines`) on
+    the seeds both have, per attack, for the average and the worst-class accuracy: mean
+    difference, 95 % CI half-width, paired t-test."""
     runs = run_summaries(classwise)
+    if baselines is None:
+        baselines = default_baselines(list(dict.fromkeys(runs["run"])))
     rows = []
     for key, block in runs.groupby(GROUP, sort=False):
         ident = dict(zip(GROUP, key, strict=True))
-        if ident["method"] == BASELINE:
+        baseline = baselines.get(ident["run"])
+        if not baseline or baseline == ident["run"]:
             continue
         base = runs
         for c in GROUP:
-            base = base[base[c] == (BASELINE if c == "method" else ident[c])]
+            if c != "method":
+                base = base[base[c] == (baseline if c == "run" else ident[c])]
         if base.empty:
             continue
         for metric in ("average", "worst"):
@@ -193,7 +242,7 @@ def paired_table(classwise: pd.DataFrame) -> pd.DataFrame:
             rows.append(
                 {
                     **ident,
-                    "baseline": BASELINE,
+                    "baseline": baseline,
                     "metric": metric,
                     "n_pairs": c.n_pairs,
                     "mean_diff": c.mean_diff,
@@ -221,32 +270,49 @@ def _number(value: float) -> str:
 
 
 def wide_summary(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
-    """One table per (dataset, model, eps, checkpoint): a row per method, two columns per attack,
-    then rho_nat, rho_rob and the sanity warnings."""
+    """One table per (dataset, model, eps, checkpoint): a row per run (with its registered
+    method when some run name differs from it), two columns per attack, then rho_nat, rho_rob
+    with the baseline they compare with and its shared seeds, and the sanity warnings."""
     tables = {}
     attacks = list(dict.fromkeys(summary["attack"]))
+    show_method = bool((summary["run"] != summary["method"]).any())
     for key, block in summary.groupby(["dataset", "model", "eps", "checkpoint"], sort=False):
         rows = {}
         for _, r in block.iterrows():
-            row = rows.setdefault(r["method"], {"method": r["method"]})
+            row = rows.setdefault(r["run"], {"run": r["run"], "method": r["method"]})
             row[f"{r['attack']} avg"] = _cell(r["average_mean"], r["average_std"])
             row[f"{r['attack']} worst"] = _cell(r["worst_mean"], r["worst_std"])
             row["rho_nat"], row["rho_rob"] = _number(r["rho_nat"]), _number(r["rho_rob"])
+            row["baseline (seeds)"] = (
+                f"{r['baseline']} ({int(r['rho_seeds'])})" if r["baseline"] else "–"
+            )
             row["sanity"] = int(r["sanity_warnings"])
-        cols = ["method"] + [f"{a} {s}" for a in attacks for s in ("avg", "worst")]
+        cols = ["run", *(["method"] if show_method else [])]
+        cols += [f"{a} {s}" for a in attacks for s in ("avg", "worst")]
         tables[key] = pd.DataFrame(list(rows.values())).reindex(
-            columns=[*cols, "rho_nat", "rho_rob", "sanity"]
+            columns=[*cols, "rho_nat", "rho_rob", "baseline (seeds)", "sanity"]
         )
     return tables
 
 
-def summary_markdown(summary: pd.DataFrame, paired: pd.DataFrame | None = None) -> str:
+def summary_markdown(
+    summary: pd.DataFrame,
+    paired: pd.DataFrame | None = None,
+    worst_case_over: list[str] | None = None,
+) -> str:
     robust = summary["robust_attack"].iloc[0]
+    over = (
+        f" `worst_case`: a sample counts as correct only if every one of "
+        f"{', '.join(f'`{a}`' for a in worst_case_over)} leaves it correct (attacks run on a "
+        "subset or on some checkpoints only are their own columns)."
+        if worst_case_over
+        else ""
+    )
     parts = [
         "# Summary: average and worst-class accuracy (%), mean ± std over seeds\n\n"
-        f"rho_nat and rho_rob: DAFA's rho against `{BASELINE}` of the same dataset, model and "
-        f"eps, from clean and `{robust}` accuracy. sanity: evaluation warnings (see "
-        "sanity.csv).\n"
+        "rho_nat and rho_rob: DAFA's rho against the run named in `baseline` (same dataset, "
+        f"model and eps, means over the seeds both have), from clean and `{robust}` accuracy."
+        f"{over} sanity: evaluation warnings (see sanity.csv).\n"
     ]
     for (dataset, model, eps, ckpt), table in wide_summary(summary).items():
         block = summary[
@@ -270,12 +336,13 @@ def summary_markdown(summary: pd.DataFrame, paired: pd.DataFrame | None = None) 
             ]
             if len(sel):
                 parts.append(
-                    f"\nWorst-class `{robust}` accuracy minus `{BASELINE}`'s, paired over shared "
+                    f"\nWorst-class `{robust}` accuracy minus the baseline's, paired over shared "
                     "seeds (percentage points):\n\n"
                 )
                 rows = pd.DataFrame(
                     {
-                        "method": sel["method"],
+                        "run": sel["run"],
+                        "baseline": sel["baseline"],
                         "seeds": sel["n_pairs"],
                         "difference": [_cell(m, np.nan) for m in sel["mean_diff"]],
                         "95% CI": [_cell(c, np.nan) for c in sel["ci95"]],

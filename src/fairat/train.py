@@ -3,8 +3,9 @@
 Read top to bottom: build the model and method, restore the resume state if one exists for this
 run's config hash, then for each epoch shuffle, augment, step, validate (clean and PGD on the
 validation split), call the method's hook, log one line and save the resume state. At the end
-write ``last.pt`` (model, optimiser, scheduler, epoch, RNG states, config), ``best.pt`` (weights
-of the epoch with the best worst-class validation robust accuracy, METHODS.md section 0),
+write ``last.pt`` (model, optimiser, scheduler, epoch, RNG states, config), ``best.pt`` (the
+saved weights of the epoch with the best worst-class validation robust accuracy, ties broken by
+the average and then by the later epoch, METHODS.md section 0; see :func:`selection_score`),
 ``history.csv``, ``method_state.csv`` (per-epoch method state: class weights, radii, ...) and
 ``config.json``, each atomically, then delete the resume state.
 
@@ -14,6 +15,7 @@ uninterrupted one bit for bit on the CPU.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import sys
@@ -77,14 +79,27 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 def lr_factor(cfg: TrainConfig) -> Callable[[int], float]:
     """Multiplier of the base lr for 0-based epoch e.
 
-    ``piecewise``: times ``gamma`` once for each milestone m with e >= m (after m epochs);
+    ``piecewise``: a milestone m is the 1-based number of the first epoch that runs at the
+    lowered lr, so the factor is ``gamma`` once for each m with e + 1 >= m. This is how the
+    reference scripts count: they loop ``for epoch in range(1, epochs + 1)`` and lower the lr
+    ``if epoch >= m`` (yaodongyu/TRADES ``train_trades_cifar10.py`` lines 137-147 and 155:
+    milestones [75] give 0.01 in epochs 75 and 76; rucy74/DAFA and Fairness-a11y/TRIX
+    ``train.py``, ``adjust_learning_rate``, schedule ``bag_of_tricks``: ``epoch >= epochs - 10``
+    and ``epoch >= epochs - 5``, i.e. milestones [100, 105] of 110 and [140, 145] of 150).
     ``cosine``: 0.5 (1 + cos(pi e / epochs)); ``constant``: 1.
     """
     if cfg.schedule == "piecewise":
-        return lambda e: cfg.gamma ** sum(e >= m for m in cfg.milestones)
+        return lambda e: cfg.gamma ** sum(e + 1 >= m for m in cfg.milestones)
     if cfg.schedule == "cosine":
         return lambda e: 0.5 * (1 + math.cos(math.pi * e / cfg.epochs))
     return lambda e: 1.0
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """The per-epoch schedule of :func:`lr_factor`, stepped once after each epoch."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg))
 
 
 def train(
@@ -109,7 +124,7 @@ def train(
     params = run.params()
     seed_everything(run.seed)
     raw_model = prepare_model(build_model(run, data), device, image=len(data.input_shape) == 3)
-    if method_cls.init_from:
+    if run.init_from is not None:
         _load_init(raw_model, run, init_checkpoint, device)
     model = maybe_compile(raw_model, device, run.compile)
 
@@ -129,7 +144,7 @@ def train(
     )
     method: Method = method_cls(params, ctx)
     optimizer = make_optimizer(raw_model, cfg)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg))
+    scheduler = make_scheduler(optimizer, cfg)
     augment = data.augment if cfg.augment is None else cfg.augment
 
     state_path = resume_dir / f"{run.key()}.pt"
@@ -148,7 +163,7 @@ def train(
         set_rng_state(state["rng"])
         start, best = state["epoch"] + 1, state["best"]
         history, method_state = state["history"], state["method_state"]
-        _log(f"[{run.method}] resuming from epoch {start} ({state_path})")
+        _log(f"[{run.name}] resuming from epoch {start} ({state_path})")
 
     for epoch in range(start, cfg.epochs):
         t0 = time.time()
@@ -165,7 +180,7 @@ def train(
             augment=augment,
             generator=g,
             progress=progress,
-            desc=f"{run.method} epoch {epoch + 1}/{cfg.epochs}",
+            desc=f"{run.name} epoch {epoch + 1}/{cfg.epochs}",
         )
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
@@ -177,17 +192,18 @@ def train(
         row = _history_row(stats, lr, data.class_names)
         history.append(row)
         method_state.append({"epoch": epoch + 1, **method.log_state()})
-        score = [row["val_robust_worst"], row["val_robust_avg"]]
-        if score > best["score"]:
+        weights = method.checkpoint_weights(raw_model)
+        selected = select_stats(method, weights, stats, raw_model, ctx, run, device)
+        row["select_worst"], row["select_avg"] = selection_score(selected, method_cls.selects_on)
+        score = [row["select_worst"], row["select_avg"]]
+        if score >= best["score"]:  # a tie on both criteria goes to the later epoch
             best = {
                 "score": score,
                 "epoch": epoch,
-                "model": {
-                    k: v.detach().clone() for k, v in method.checkpoint_weights(raw_model).items()
-                },
+                "model": {k: v.detach().clone() for k, v in weights.items()},
             }
         _log(
-            f"[{run.method} eps={run.eps_label} seed={run.seed}] epoch {epoch + 1}/{cfg.epochs} "
+            f"[{run.name} eps={run.eps_label} seed={run.seed}] epoch {epoch + 1}/{cfg.epochs} "
             f"loss {row['train_loss']:.4f} lr {lr:.4g} val clean {row['val_clean_avg']:.3f} "
             f"(worst {row['val_clean_worst']:.3f}) robust {row['val_robust_avg']:.3f} "
             f"(worst {row['val_robust_worst']:.3f}) {time.time() - t0:.1f}s"
@@ -282,6 +298,33 @@ def validate(
     return EpochStats(epoch=-1, val_clean=clean, val_robust=robust, train_loss=0.0, model=model)
 
 
+def selection_score(stats: EpochStats, selects_on: str) -> tuple[float, float]:
+    """(worst-class, average) validation accuracy that ``best.pt`` maximises, in that order of
+    priority: under the selection attack (METHODS.md section 0), or clean for a method trained
+    without an attack (``Method.selects_on == "clean"``), whose robust accuracy is 0 in every
+    epoch and would leave the choice to ties."""
+    acc = stats.val_clean if selects_on == "clean" else stats.val_robust
+    return float(acc.min()), float(acc.mean())
+
+
+def select_stats(
+    method: Method,
+    weights: dict[str, torch.Tensor],
+    stats: EpochStats,
+    model: nn.Module,
+    ctx: TrainContext,
+    run: RunConfig,
+    device: torch.device,
+) -> EpochStats:
+    """The validation statistics of the weights ``best.pt`` would save: ``stats`` when they are
+    the validated model's own, else (CFA's FAWA average) a validation of those weights."""
+    if not method.saves_other_weights():
+        return stats
+    scratch = copy.deepcopy(model)
+    scratch.load_state_dict(weights)
+    return validate(method.eval_view(scratch, ctx.num_classes), ctx, run, device)
+
+
 def _history_row(stats: EpochStats, lr: float, names: list[str]) -> dict[str, Any]:
     row = {
         "epoch": stats.epoch + 1,
@@ -314,7 +357,8 @@ def _write_outputs(out_dir, run, model, optimizer, scheduler, method, best) -> N
         {
             "model": best["model"],
             "epoch": best["epoch"],
-            "val_robust_worst": best["score"][0],
+            "selects_on": METHODS.get(run.method).selects_on,
+            "select_score": best["score"],
             "config": config,
         },
         out_dir / "best.pt",
@@ -325,15 +369,15 @@ def _write_outputs(out_dir, run, model, optimizer, scheduler, method, best) -> N
 def _load_init(model: nn.Module, run: RunConfig, path: str | Path | None, device) -> None:
     if path is None:
         raise ValueError(
-            f"method {run.method!r} fine-tunes the 'last' checkpoint of a "
-            f"{METHODS.get(run.method).init_from!r} run; pass init_checkpoint"
+            f"run {run.name!r} fine-tunes the 'last' checkpoint of run {run.init_from!r}; "
+            "pass init_checkpoint"
         )
     model.load_state_dict(load_torch(path, device)["model"])
-    _log(f"[{run.method}] initialised from {path}")
+    _log(f"[{run.name}] initialised from {path}")
 
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-__all__ = ["build_model", "epoch_seed", "lr_factor", "train", "validate"]
+__all__ = ["build_model", "epoch_seed", "lr_factor", "make_scheduler", "train", "validate"]

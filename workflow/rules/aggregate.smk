@@ -50,6 +50,9 @@ rule summary_tables:
         "logs/aggregate/summary.log",
     conda:
         "../envs/fairat.yaml"
+    params:
+        baselines={name: v.baseline for name, v in VARIANTS.items()},
+        worst_case_over=list(RUNS[0].evaluation.worst_case_attacks),
     script:
         "../../scripts/summary_tables.py"
 
@@ -94,3 +97,40 @@ rule figures_method_state:
         "../envs/fairat.yaml"
     script:
         "../../scripts/plot_method_state.py"
+
+
+rule sweep_table:
+    input:
+        summary=f"{RESULTS}/tables/summary.csv",
+    output:
+        csv=report(
+            f"{RESULTS}/tables/sweeps.csv",
+            caption="../report/sweeps.rst",
+            category="Sweeps",
+        ),
+    log:
+        "logs/aggregate/sweep_table.log",
+    conda:
+        "../envs/fairat.yaml"
+    params:
+        runs=SWEPT,
+    script:
+        "../../scripts/sweep_table.py"
+
+
+rule figure_sweep:
+    input:
+        f"{RESULTS}/tables/sweeps.csv",
+    output:
+        png=report(
+            f"{RESULTS}/figures/sweeps/{{variant}}.png",
+            caption="../report/sweeps.rst",
+            category="Sweeps",
+        ),
+        pdf=f"{RESULTS}/figures/sweeps/{{variant}}.pdf",
+    log:
+        "logs/aggregate/figure_sweep_{variant}.log",
+    conda:
+        "../envs/fairat.yaml"
+    script:
+        "../../scripts/plot_sweep.py"

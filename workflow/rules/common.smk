@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from fairat.config import all_runs, data_settings, resolve_run
+from fairat.config import all_runs, data_settings, resolve_run, variants
 from fairat.eps import eps_tag
 from fairat.methods import METHODS, Method
 from fairat.schema import write_schema
@@ -15,11 +15,20 @@ validate(
         Path(".snakemake/fairat/config.schema.json"),
     ),
 )
+VARIANTS = variants(config)  # run names, sweeps, baselines and parents, checked now
 RUNS = all_runs(config)  # resolving every run checks each method's hyper-parameters now
+
+# swept runs: {run: {variant, sweep values, baseline}} for the sensitivity tables and figures
+SWEPT = {
+    name: {"variant": v.family, "sweep": v.sweep, "baseline": v.baseline}
+    for name, v in VARIANTS.items()
+    if v.sweep
+}
+SWEEP_VARIANTS = list(dict.fromkeys(m["variant"] for m in SWEPT.values()))
 
 DATA = config["data_dir"]
 RESULTS = config["results_dir"]
-RUN = "{dataset}/{model}/{method}/eps{eps}/seed{seed}"
+RUN = "{dataset}/{model}/{run}/eps{eps}/seed{seed}"
 CHECKPOINTS = config["evaluation"].get("checkpoints", ["last", "best"])
 # what train and evaluate jobs ask a scheduler for (defaults from the schema)
 JOB_RESOURCES = config["resources"]
@@ -31,10 +40,11 @@ if GPUS is None:  # 1 with device cuda, else 0
 wildcard_constraints:
     dataset="[a-z0-9_]+",
     model="[a-z0-9_]+",
-    method="[a-z0-9_]+",
+    run="[a-z0-9][a-z0-9_.-]*",
     eps="[0-9._]+",
     seed="[0-9]+",
     checkpoint="last|best",
+    variant="[a-z0-9][a-z0-9_.-]*",
 
 
 def run_config(wildcards):
@@ -43,9 +53,10 @@ def run_config(wildcards):
         config,
         dataset=wildcards.dataset,
         model=wildcards.model,
-        method=wildcards.method,
+        run=wildcards.run,
         eps=wildcards.eps,
         seed=wildcards.seed,
+        runs=VARIANTS,
     )
 
 
@@ -53,18 +64,18 @@ def run_path(run):
     return RUN.format(
         dataset=run.dataset,
         model=run.model,
-        method=run.method,
+        run=run.name,
         eps=eps_tag(run.eps),
         seed=run.seed,
     )
 
 
 def init_checkpoint(wildcards):
-    """The `last` checkpoint of the run a method fine-tunes (FRL: TRADES), else nothing."""
-    parent = METHODS.get(wildcards.method).init_from
+    """The `last` checkpoint of the run a method fine-tunes (FRL: `init_from`), else nothing."""
+    parent = VARIANTS[wildcards.run].init_from
     if parent is None:
         return []
-    run = RUN.format(**{**wildcards, "method": parent})
+    run = RUN.format(**{**wildcards, "run": parent})
     return f"{RESULTS}/runs/{run}/last.pt"
 
 
@@ -86,16 +97,29 @@ STATEFUL = [run for run in RUNS if keeps_state(run.method)]
 
 
 def final_outputs():
-    return [
-        f"{RESULTS}/figures/method_state/{run_path(run)}.{ext}"
-        for run in STATEFUL
-        for ext in ("png", "pdf")
-    ] + [
-        f"{RESULTS}/tables/classwise.csv",
-        f"{RESULTS}/tables/summary.csv",
-        f"{RESULTS}/tables/summary.md",
-        f"{RESULTS}/tables/summary.tex",
-        f"{RESULTS}/metrics.json",
-        f"{RESULTS}/figures/classwise_robust.png",
-        f"{RESULTS}/figures/classwise_robust.pdf",
-    ]
+    return (
+        [
+            f"{RESULTS}/figures/method_state/{run_path(run)}.{ext}"
+            for run in STATEFUL
+            for ext in ("png", "pdf")
+        ]
+        + [
+            f"{RESULTS}/tables/classwise.csv",
+            f"{RESULTS}/tables/summary.csv",
+            f"{RESULTS}/tables/summary.md",
+            f"{RESULTS}/tables/summary.tex",
+            f"{RESULTS}/metrics.json",
+            f"{RESULTS}/figures/classwise_robust.png",
+            f"{RESULTS}/figures/classwise_robust.pdf",
+        ]
+        + (
+            [f"{RESULTS}/tables/sweeps.csv"]
+            + [
+                f"{RESULTS}/figures/sweeps/{variant}.{ext}"
+                for variant in SWEEP_VARIANTS
+                for ext in ("png", "pdf")
+            ]
+            if SWEPT
+            else []
+        )
+    )

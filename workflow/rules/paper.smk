@@ -101,6 +101,8 @@ rule paper_tables:
         "logs/paper/tables.log",
     conda:
         "../envs/fairat.yaml"
+    params:
+        baselines={name: v.baseline for name, v in VARIANTS.items()},
     script:
         "../../scripts/paper_tables.py"
 
@@ -156,6 +158,7 @@ rule paper_epochs:
             {
                 "dataset": r.dataset,
                 "model": r.model,
+                "run": r.name,
                 "method": r.method,
                 "eps": r.eps_label,
                 "seed": r.seed,

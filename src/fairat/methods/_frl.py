@@ -193,6 +193,7 @@ class FRLBase(Method):
     """TRADES fine-tuning with FRL's class weights (and, if ``remargin``, class radii)."""
 
     init_from: ClassVar[str | None] = "trades"
+    init_methods: ClassVar[tuple[str, ...]] = ("trades", "pgd_at")  # METHODS.md section 7
     remargin: ClassVar[bool] = False
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:

@@ -10,8 +10,9 @@ the per-batch training loss, and optional hooks between epochs. The trainer supp
 - ``state_dict()`` / ``load_state_dict()`` so that a resumed run continues bit-identically.
 
 Class attributes declare what the workflow must know before training:
-``init_from`` names the method whose ``last`` checkpoint of the same dataset, model, eps and
-seed this one fine-tunes (FRL fine-tunes TRADES); ``head_size(K)`` lets a method widen the
+``init_from`` names the run whose ``last`` checkpoint of the same dataset, model, eps and seed
+this one fine-tunes by default (FRL fine-tunes ``trades``; a config may name another run of one
+of ``init_methods`` with ``init_from:``, see :mod:`fairat.variants`); ``head_size(K)`` lets a method widen the
 classifier head (label-augmented AT uses K + M outputs); ``eval_view`` returns the K-class
 model that evaluation and checkpoint selection attack.
 """
@@ -65,7 +66,11 @@ class Method:
 
     name: ClassVar[str]
     Params: ClassVar[type]
-    init_from: ClassVar[str | None] = None
+    init_from: ClassVar[str | None] = None  # default parent run of a fine-tuning method
+    init_methods: ClassVar[tuple[str, ...]] = ()  # the methods such a parent may run
+    # what best.pt maximises on the validation split: worst-class (then average) accuracy under
+    # the selection attack ("robust"), or clean ("clean") for a method trained without attack
+    selects_on: ClassVar[str] = "robust"
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         self.params = params
@@ -98,6 +103,11 @@ class Method:
     def checkpoint_weights(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """The weights written to ``last.pt``/``best.pt`` (same keys as ``model.state_dict()``)."""
         return model.state_dict()
+
+    def saves_other_weights(self) -> bool:
+        """Whether ``checkpoint_weights`` now differ from the validated model's (CFA's FAWA
+        average): the trainer then validates the saved weights to select ``best.pt``."""
+        return False
 
     # --- training ---------------------------------------------------------------------------
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -33,10 +33,11 @@ model), so ``EpochStats.val_robust`` (per-class accuracy under the trainer's PGD
 on the validation split; the reference uses PGD-10) describes the current model and decides
 whether this epoch enters the average, as in the reference. ``checkpoint_weights`` returns the
 FAWA average once at least one epoch has entered it (the raw weights before), so **``last.pt``
-and ``best.pt`` hold the FAWA weights**, the model CFA reports. Note that ``best.pt`` is chosen
-by the validation score of the *current* model of that epoch (the trainer's rule), while the
-weights saved are the average at that epoch. The average is part of ``state_dict()`` so a
-resumed run continues it.
+and ``best.pt`` hold the FAWA weights**, the model CFA reports. ``best.pt`` is chosen by
+validating the weights it saves: once an average exists, ``saves_other_weights`` is true and
+the trainer validates the average itself with the same PGD-``select_steps`` (an extra validation
+pass per epoch), so the selected weights are the validated ones (METHODS.md section 0). The
+average is part of ``state_dict()`` so a resumed run continues it.
 
 Project readings ([choice]) where the paper and code are silent:
 
@@ -177,6 +178,9 @@ class CFA(Method):
         if self.fawa is None:
             return model.state_dict()
         return dict(self.fawa)
+
+    def saves_other_weights(self) -> bool:
+        return self.fawa is not None
 
     # --- logging and resume -------------------------------------------------------------------
     def log_state(self) -> dict[str, float]:

@@ -73,12 +73,9 @@ class CODAT(Method):
         steps: int = 10
         step_ratio: float = 0.25
 
-    @classmethod
-    def parse_params(cls, raw: dict[str, Any] | None) -> Any:
-        params = super().parse_params(raw)
-        if params.eta < 0:
-            raise ValueError(f"methods.{cls.name}.eta: {params.eta!r} must be >= 0")
-        return params
+        def __post_init__(self) -> None:
+            if self.eta < 0:
+                raise ValueError(f"eta: {self.eta!r} must be >= 0")
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -25,7 +25,6 @@ that conversion is recorded in the paper config, not here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -100,21 +99,17 @@ class MixupAT(Method):
         step_ratio: float = 0.25
         random_start: bool = False
 
-    @classmethod
-    def parse_params(cls, raw: dict[str, Any] | None) -> Any:
-        params = super().parse_params(raw)
-        where = f"methods.{cls.name}"
-        if params.attack not in ATTACKS:
-            raise ValueError(
-                f"{where}.attack: {params.attack!r} is unknown; valid values: {', '.join(ATTACKS)}"
-            )
-        if not params.alpha > 0:
-            raise ValueError(f"{where}.alpha: {params.alpha!r} must be > 0")
-        if params.lam is not None and not 0.0 <= params.lam <= 1.0:
-            raise ValueError(f"{where}.lam: {params.lam!r} must lie in [0, 1] (or be null)")
-        if params.steps < 1:
-            raise ValueError(f"{where}.steps: {params.steps!r} must be >= 1")
-        return params
+        def __post_init__(self) -> None:
+            if self.attack not in ATTACKS:
+                raise ValueError(
+                    f"attack: {self.attack!r} is unknown; valid values: {', '.join(ATTACKS)}"
+                )
+            if not self.alpha > 0:
+                raise ValueError(f"alpha: {self.alpha!r} must be > 0")
+            if self.lam is not None and not 0.0 <= self.lam <= 1.0:
+                raise ValueError(f"lam: {self.lam!r} must lie in [0, 1] (or be null)")
+            if self.steps < 1:
+                raise ValueError(f"steps: {self.steps!r} must be >= 1")
 
     def adversarial(self, model: nn.Module, x_mix: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = self.params

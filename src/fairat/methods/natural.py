@@ -1,4 +1,8 @@
-"""Natural (standard) training: cross-entropy on clean inputs."""
+"""Natural (standard) training: cross-entropy on clean inputs.
+
+Trained without an attack, its validation robust accuracy is 0 in every epoch, so ``best.pt`` is
+selected on worst-class clean accuracy instead (``selects_on``, METHODS.md section 0).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from fairat.methods.registry import METHODS
 
 @METHODS.register("natural")
 class Natural(Method):
+    selects_on = "clean"
+
     @dataclass(frozen=True)
     class Params:
         pass

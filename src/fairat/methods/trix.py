@@ -32,6 +32,9 @@ with a per-sample sign, except that the random starts are drawn per subset.
 Differences from the reference code:
 
 - The per-batch strength ``lam`` is hard-coded to 1.0 there; here it is a parameter (default 1).
+  Any ``lam`` > 0 gives the same split (t = 1 + lam s is below its batch mean exactly when s
+  is), so only its sign matters; the lambda the paper varies is ``dafa_lam`` (the reference's
+  ``--dafa_lambda``), which scales the class weights, radii and steps.
 - Targets there are drawn by rejection (uniform labels redrawn while equal to y); here
   y_t = (y + U{1, ..., K-1}) mod K, the same distribution.
 - The reference adds 1e-10 to logits and probabilities inside its KL terms; this does not (it

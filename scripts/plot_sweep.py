@@ -1,0 +1,11 @@
+"""Workflow step: one swept variant's accuracy against the swept values (PNG and PDF)."""
+
+from fairat.logs import log_to
+from fairat.sweeps import plot_sweep, read_sweeps
+
+with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+    sm = snakemake  # noqa: F821
+    panels = plot_sweep(
+        read_sweeps(sm.input[0]), sm.wildcards.variant, [sm.output.png, sm.output.pdf]
+    )
+    print(f"{sm.wildcards.variant}: {panels} panel(s) -> {sm.output.png}, {sm.output.pdf}")

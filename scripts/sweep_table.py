@@ -1,0 +1,12 @@
+"""Workflow step: the sensitivity table of every swept variant (sweeps.csv)."""
+
+from fairat.checkpoint import save_text
+from fairat.logs import log_to
+from fairat.sweeps import sweep_table
+from fairat.tables import read_summary
+
+with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+    sm = snakemake  # noqa: F821
+    table = sweep_table(read_summary(sm.input.summary), dict(sm.params.runs))
+    save_text(table.to_csv(index=False), sm.output.csv)
+    print(f"{len(table)} rows for {table['run'].nunique()} swept runs -> {sm.output.csv}")
