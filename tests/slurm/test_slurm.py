@@ -84,7 +84,7 @@ def show_jobs(cluster: SlurmCluster) -> dict[str, dict[str, str]]:
 def resume_state(work: Path, config: dict, seed: int) -> Path:
     """Where the pgd_at run of ``seed`` keeps its per-epoch resume state (fairat.train)."""
     run = resolve_run(
-        config, dataset="digits", model="cnn_small", method="pgd_at", eps="16/255", seed=seed
+        config, dataset="digits", model="cnn_small", run="pgd_at", eps="16/255", seed=seed
     )
     return work / config.get("resume_dir", ".fairat-resume") / f"{run.key()}.pt"
 
