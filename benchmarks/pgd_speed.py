@@ -24,7 +24,8 @@ from fairat.attacks import pgd
 from fairat.config import RunConfig, TrainConfig
 from fairat.data import prepare, to_float
 from fairat.eps import parse_eps
-from fairat.train import build_model, train
+from fairat.network import build_model
+from fairat.train import train
 
 
 def reference_pgd(model, x, y, eps, steps, generator):

@@ -31,7 +31,7 @@ def trained(digits, tmp_path_factory):
     run = tiny_run("natural", epochs=10, lr=0.05, batch_size=64)
     train(run, digits, out, out / "resume", progress=False)
     from fairat.checkpoint import load_torch
-    from fairat.train import build_model
+    from fairat.network import build_model
 
     model = build_model(run, digits)
     model.load_state_dict(load_torch(out / "last.pt")["model"])

@@ -13,7 +13,7 @@ import torch
 from fairat.config import RunConfig, TrainConfig
 from fairat.data import SplitData, to_float
 from fairat.methods import METHODS, EpochStats, Method, TrainContext
-from fairat.train import build_model
+from fairat.network import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import torch
 from helpers import make_method, train_batch
 
 from fairat.methods import METHODS, EpochStats
-from fairat.methods import cfa as cfa_module
+from fairat.methods import trades as trades_module
 from fairat.methods.cfa import cfa_beta, cfa_eps
 from fairat.methods.trades import trades_terms
 
@@ -49,7 +49,7 @@ def test_loss_counts_training_robust_accuracy_and_weights_by_class(digits, monke
         seen.update(kwargs)
         return x_adv
 
-    monkeypatch.setattr(cfa_module, "perturb", fake)
+    monkeypatch.setattr(trades_module, "perturb", fake)
     k = digits.num_classes
     method.ctx.class_eps = torch.linspace(0.05, 0.14, k)
     method.class_beta = torch.linspace(0.5, 0.95, k)

@@ -11,7 +11,7 @@ import yaml
 from helpers import REPO, run_snakemake, snakemake_args
 
 from fairat.config import EvalConfig, variants
-from fairat.evaluate import SUITES
+from fairat.suite import SUITES
 
 PAPER_CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml") if p.name != "config.yaml")
 

@@ -13,7 +13,7 @@ from helpers import toy_method
 from helpers import toy_model as tiny_model
 from helpers import toy_stats as stats
 
-from fairat.methods import dafa as dafa_module
+from fairat.methods import trades as trades_module
 from fairat.methods._dafa_weights import class_similarity, dafa_weights
 
 K = len(NAMES)
@@ -88,7 +88,7 @@ def test_weights_change_once_at_the_end_of_the_warmup_epoch_and_are_frozen(monke
     method = make({"warmup_epoch": tau, "steps": 3})
     model = tiny_model()
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    spy = Spy(monkeypatch, dafa_module)
+    spy = Spy(monkeypatch, trades_module)
     x, y = data()
     sums = torch.zeros(K, K, dtype=torch.float64)
     history = []
@@ -136,7 +136,7 @@ def test_per_class_radius_and_step_reach_a_single_attack(monkeypatch, step_size)
     method = make({"warmup_epoch": 1, "steps": 8, "step_size": step_size})
     model = tiny_model()
     x, y = data()
-    spy = Spy(monkeypatch, dafa_module)
+    spy = Spy(monkeypatch, trades_module)
     method.on_epoch_start(0)  # warm-up epoch: uniform radius and step
     method.loss(model, x, y)
     assert len(spy.calls) == 1
@@ -167,7 +167,7 @@ def test_loss_weights_the_clean_cross_entropy_and_not_the_kl(monkeypatch):
     model = tiny_model()
     x, y = data()
     w = freeze_after_first_epoch(method, model, x, y)
-    spy = Spy(monkeypatch, dafa_module)
+    spy = Spy(monkeypatch, trades_module)
     method.on_epoch_start(1)
     loss = method.loss(model, x, y)
     x_adv = spy.calls[0]["out"]

@@ -13,19 +13,17 @@ import torch
 from fairat.config import EvalConfig
 from fairat.data import to_float
 from fairat.eps import eps_tag, format_eps, parse_eps
-from fairat.evaluate import (
+from fairat.evaluate import evaluate_checkpoint, sanity_checks, weights_digest
+from fairat.metrics import attack_report, per_class_accuracy, summarize
+from fairat.suite import (
     WORST_CASE,
     Attack,
     EvalStore,
     check_attack_name,
-    evaluate_checkpoint,
     evaluate_model,
-    sanity_checks,
     subset_indices,
-    weights_digest,
     worst_case,
 )
-from fairat.metrics import attack_report, per_class_accuracy, summarize
 from fairat.tables import (
     CLASSWISE_COLUMNS,
     classwise_rows,

@@ -14,6 +14,7 @@ from helpers import make_method
 from fairat.checkpoint import load_torch
 from fairat.data import to_float
 from fairat.methods import METHODS, EpochStats, _frl
+from fairat.methods import trades as trades_module
 from fairat.methods._frl import (
     FRLBase,
     frl_eps_scale,
@@ -193,7 +194,7 @@ def test_loss_weights_ce_and_kl_by_class(digits, monkeypatch, norm):
     x = to_float(torch.from_numpy(digits.x_train[:64]))
     y = torch.from_numpy(digits.y_train[:64])
     x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
-    monkeypatch.setattr(_frl, "perturb", lambda *a, **k: x_adv)
+    monkeypatch.setattr(trades_module, "perturb", lambda *a, **k: x_adv)
     k = digits.num_classes
     lam = torch.zeros(3, k, dtype=torch.float64)
     lam[0, 3], lam[1, 5], lam[1, 7] = 0.4, 0.2, 0.1

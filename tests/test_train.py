@@ -12,7 +12,8 @@ from fairat.checkpoint import load_torch
 from fairat.config import EvalConfig, RunConfig, TrainConfig
 from fairat.data import to_float
 from fairat.methods import EpochStats, TrainContext
-from fairat.train import build_model, lr_factor, selection_score, train, validate
+from fairat.network import build_model
+from fairat.train import lr_factor, selection_score, train, validate
 
 
 def test_outputs_and_checkpoint_contents(digits, tiny_run, tmp_path):

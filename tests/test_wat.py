@@ -12,7 +12,7 @@ from helpers import make_method, train_batch
 
 from fairat.data import to_float
 from fairat.methods import METHODS, EpochStats
-from fairat.methods import wat as wat_module
+from fairat.methods import trades as trades_module
 from fairat.methods.trades import trades_terms
 from fairat.methods.wat import wat_weights
 
@@ -39,7 +39,7 @@ def test_loss_is_class_weighted_trades_plus_weighted_mean(digits, monkeypatch):
     method, model = make_method("wat", digits)
     x, y = train_batch(digits)
     x_adv = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
-    monkeypatch.setattr(wat_module, "perturb", lambda *a, **k: x_adv)
+    monkeypatch.setattr(trades_module, "perturb", lambda *a, **k: x_adv)
     model.train()
     ce, kl = trades_terms(model, x, x_adv, y)
     trades = ce.mean() + 6.0 * kl.mean()
@@ -78,7 +78,7 @@ def test_validation_costs_accumulate_over_epochs(digits, monkeypatch):
         calls.append((m.training, kwargs["loss"], round(float(kwargs["eps"][0]), 6)))
         return x
 
-    monkeypatch.setattr(wat_module, "perturb", identity)
+    monkeypatch.setattr(trades_module, "perturb", identity)
     model.train()
     method.on_epoch_end(EpochStats(0, torch.ones(k), torch.ones(k), 0.0, model=model))
     assert model.training  # mode restored

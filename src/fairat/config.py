@@ -18,6 +18,7 @@ from typing import Any
 from fairat.eps import eps_tag, format_eps, parse_eps
 from fairat.methods import METHODS
 from fairat.methods.base import parse_dataclass
+from fairat.suite import SUITES, check_attack_name
 from fairat.variants import Variant, expand_variants
 
 OPTIMIZERS = ("sgd", "adam")
@@ -77,8 +78,6 @@ class EvalConfig:
     masking_gap: float = 0.1
 
     def __post_init__(self) -> None:
-        from fairat.evaluate import SUITES, check_attack_name
-
         object.__setattr__(self, "attacks", tuple(self.attacks))
         object.__setattr__(self, "checkpoints", tuple(self.checkpoints))
         if self.suite is not None:
@@ -100,8 +99,6 @@ class EvalConfig:
     @property
     def suite_attacks(self) -> tuple[str, ...]:
         """The attacks to run: the named suite's, else ``attacks``."""
-        from fairat.evaluate import SUITES
-
         return SUITES[self.suite] if self.suite is not None else self.attacks
 
     @property

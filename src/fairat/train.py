@@ -33,10 +33,10 @@ from fairat.checkpoint import load_torch, rng_state, save_text, save_torch, set_
 from fairat.config import RunConfig, TrainConfig
 from fairat.data import SplitData, augment_batch, to_float
 from fairat.device import autocast, maybe_compile, prepare_model, resolve_device
-from fairat.evaluate import evaluate_model
 from fairat.methods import METHODS, EpochStats, Method, TrainContext
-from fairat.models import create_model
+from fairat.network import build_model
 from fairat.progress import progress_bar
+from fairat.suite import evaluate_model
 
 VALIDATION_BATCH = 512  # not evaluation.batch_size: evaluation settings never change training
 
@@ -49,19 +49,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def build_model(run: RunConfig, data: SplitData) -> nn.Module:
-    """The network for a run: head size from the method, normalisation from the dataset."""
-    method_cls = METHODS.get(run.method)
-    return create_model(
-        run.model,
-        num_classes=method_cls.head_size(data.num_classes, run.params()),
-        input_shape=data.input_shape,
-        mean=data.mean,
-        std=data.std,
-        **run.model_args,
-    )
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -380,4 +367,4 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-__all__ = ["build_model", "epoch_seed", "lr_factor", "make_scheduler", "train", "validate"]
+__all__ = ["epoch_seed", "lr_factor", "make_scheduler", "train", "validate"]

@@ -69,27 +69,24 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from fairat.attacks import perturb, pgd
+from fairat.attacks import pgd
 from fairat.device import autocast
 from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
-from fairat.methods.trades import trades_terms
+from fairat.methods.trades import TradesParams, trades_attack, trades_terms
 
 VAL_BATCH = 256
 LOSS_NORMS = ("separate", "joint")
 
 
 @dataclass(frozen=True)
-class FRLParams:
+class FRLParams(TradesParams):
     """Hyper-parameters of ``frl_rw`` (defaults: METHODS.md section 7, CIFAR-10)."""
 
+    beta: float = 1.5
     tau: float = 0.1
     alpha1: float = 0.05
     alpha_halve_every: int = 40
     lim: float = 0.5
-    beta: float = 1.5
-    steps: int = 10
-    step_ratio: float = 0.25
-    step_size: float | None = None
     val_steps: int = 20
     loss_norm: str = "separate"
 
@@ -253,18 +250,7 @@ class FRLBase(Method):
         if self.updates == 0:  # the reference updates before the first epoch as well
             self._update(model, self.ctx.epoch + 1)
         p = self.params
-        x_adv = perturb(
-            model,
-            x,
-            y,
-            eps=self.eps_for(y),
-            step_size=self.step_for(y, p.step_ratio, p.step_size),
-            steps=p.steps,
-            loss="kl",
-            random_start="normal",
-            clamp=self.ctx.clamp,
-        )
-        ce, kl = trades_terms(model, x, x_adv, y)
+        ce, kl = trades_terms(model, x, trades_attack(self, model, x, y), y)
         w0, w1 = self.w0[y], self.w1[y]
         if p.loss_norm == "joint":
             return (w0 * ce + p.beta * w1 * kl).sum() / (w0 + w1).sum()

@@ -64,10 +64,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from fairat.attacks import perturb
 from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
 from fairat.methods.registry import METHODS
-from fairat.methods.trades import trades_terms
+from fairat.methods.trades import TradesParams, trades_attack, trades_terms
 
 
 def cfa_eps(r: torch.Tensor, eps: float, lam1: float) -> torch.Tensor:
@@ -89,16 +88,12 @@ def _unwrap(model: nn.Module) -> nn.Module:
 @METHODS.register("cfa")
 class CFA(Method):
     @dataclass(frozen=True)
-    class Params:
-        beta: float = 6.0
+    class Params(TradesParams):
         lam1: float = 0.5
         lam2: float = 0.5
         warmup_epoch: int = 10
         fawa_threshold: float = 0.2
         fawa_decay: float = 0.88
-        steps: int = 10
-        step_ratio: float = 0.25
-        step_size: float | None = None
 
         def __post_init__(self) -> None:
             if not 0.0 <= self.fawa_decay <= 1.0:
@@ -122,18 +117,7 @@ class CFA(Method):
 
     # --- training -----------------------------------------------------------------------------
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        p = self.params
-        x_adv = perturb(
-            model,
-            x,
-            y,
-            eps=self.eps_for(y),
-            step_size=self.step_for(y, p.step_ratio, p.step_size),
-            steps=p.steps,
-            loss="kl",
-            random_start="normal",
-            clamp=self.ctx.clamp,
-        )
+        x_adv = trades_attack(self, model, x, y)
         ce, kl, logits_adv = trades_terms(model, x, x_adv, y, return_logits=True)
         k = self.ctx.num_classes
         hit = logits_adv.detach().argmax(dim=1) == y

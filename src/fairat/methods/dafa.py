@@ -48,22 +48,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from fairat.attacks import perturb
 from fairat.methods._dafa_weights import DafaSchedule
 from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
 from fairat.methods.registry import METHODS
+from fairat.methods.trades import TradesParams, trades_attack
 
 
 @METHODS.register("dafa")
 class DAFA(Method):
     @dataclass(frozen=True)
-    class Params:
-        beta: float = 6.0
+    class Params(TradesParams):
         lam: float = 1.0
         warmup_epoch: int = 70
-        steps: int = 10
-        step_ratio: float = 0.25
-        step_size: float | None = None
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)
@@ -72,18 +68,7 @@ class DAFA(Method):
         )
 
     def adversarial(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        p = self.params
-        return perturb(
-            model,
-            x,
-            y,
-            eps=self.eps_for(y),
-            step_size=self.step_for(y, p.step_ratio, p.step_size),
-            steps=p.steps,
-            loss="kl",
-            random_start="normal",
-            clamp=self.ctx.clamp,
-        )
+        return trades_attack(self, model, x, y)
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         x_adv = self.adversarial(model, x, y)

@@ -4,8 +4,10 @@ Loss: CE(f(x), y) + beta * KL(p(x) || p(x_adv)) with batchmean reduction, where 
 x + 0.001 * N(0, 1) and ascends the KL for ``steps`` steps in eval mode. Defaults: beta = 6,
 K = 10, step = eps / 4 (the reference uses 0.007 at eps = 0.031; set ``step_size`` for that).
 
-``trades_terms`` returns the per-sample CE and KL so that weighted variants (DAFA, TRIX, CFA,
-WAT, FRL) can reuse the attack and the two terms.
+This module is the home of the TRADES family (DAFA, TRIX, CFA, WAT, FRL): their hyper-parameters
+extend :class:`TradesParams` (beta and the KL attack's steps and step), :func:`trades_attack` is
+the KL attack every one of them runs (per-class radii and steps from the method's context), and
+:func:`trades_terms` returns the per-sample CE and KL that each weights its own way.
 """
 
 from __future__ import annotations
@@ -19,6 +21,44 @@ from torch import nn
 from fairat.attacks import perturb
 from fairat.methods.base import Method
 from fairat.methods.registry import METHODS
+
+
+@dataclass(frozen=True)
+class TradesParams:
+    """The hyper-parameters every TRADES-family method shares (METHODS.md section 1): the KL
+    weight ``beta`` and the attack's ``steps``, with step ``step_size`` if set (the reference's
+    0.007), else ``step_ratio`` x eps; both scale with a per-class radius."""
+
+    beta: float = 6.0
+    steps: int = 10
+    step_ratio: float = 0.25
+    step_size: float | None = None
+
+
+def trades_attack(
+    method: Method,
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """TRADES's KL attack for ``method``: from x + 0.001 N(0, 1), ``steps`` ascent steps on
+    KL(p(x) || p(x_adv)) within each sample's class radius (``Method.eps_for``), step
+    ``Method.step_for``; the model is put in eval mode inside ``perturb``."""
+    p = method.params
+    return perturb(
+        model,
+        x,
+        y,
+        eps=method.eps_for(y),
+        step_size=method.step_for(y, p.step_ratio, p.step_size),
+        steps=p.steps,
+        loss="kl",
+        random_start="normal",
+        generator=generator,
+        clamp=method.ctx.clamp,
+    )
 
 
 def trades_terms(
@@ -46,26 +86,10 @@ def trades_terms(
 
 @METHODS.register("trades")
 class TRADES(Method):
-    @dataclass(frozen=True)
-    class Params:
-        beta: float = 6.0
-        steps: int = 10
-        step_ratio: float = 0.25
-        step_size: float | None = None
+    Params = TradesParams
 
     def adversarial(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        p = self.params
-        return perturb(
-            model,
-            x,
-            y,
-            eps=self.eps_for(y),
-            step_size=self.step_for(y, p.step_ratio, p.step_size),
-            steps=p.steps,
-            loss="kl",
-            random_start="normal",
-            clamp=self.ctx.clamp,
-        )
+        return trades_attack(self, model, x, y)
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         ce, kl = trades_terms(model, x, self.adversarial(model, x, y), y)

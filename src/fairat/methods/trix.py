@@ -54,6 +54,7 @@ from fairat.attacks import perturb
 from fairat.methods._dafa_weights import DafaSchedule, class_similarity, dafa_weights
 from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
 from fairat.methods.registry import METHODS
+from fairat.methods.trades import TradesParams
 
 SIMILARITY_DIAGONAL = 1e-8
 
@@ -83,15 +84,11 @@ def draw_targets(
 @METHODS.register("trix")
 class TRIX(Method):
     @dataclass(frozen=True)
-    class Params:
-        beta: float = 6.0
+    class Params(TradesParams):
         lam: float = 1.0
         dafa_lam: float = 1.0
         warmup_epoch: int = 70
         mix_from_epoch: int = 0
-        steps: int = 10
-        step_ratio: float = 0.25
-        step_size: float | None = None
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

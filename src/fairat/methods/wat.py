@@ -43,11 +43,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from fairat.attacks import perturb
 from fairat.device import autocast
 from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
 from fairat.methods.registry import METHODS
-from fairat.methods.trades import trades_terms
+from fairat.methods.trades import TradesParams, trades_attack, trades_terms
 
 VAL_BATCH = 256
 
@@ -61,12 +60,8 @@ def wat_weights(cum_cost: torch.Tensor, eta: float) -> torch.Tensor:
 @METHODS.register("wat")
 class WAT(Method):
     @dataclass(frozen=True)
-    class Params:
-        beta: float = 6.0
+    class Params(TradesParams):
         eta: float = 0.1
-        steps: int = 10
-        step_ratio: float = 0.25
-        step_size: float | None = None
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)
@@ -82,19 +77,7 @@ class WAT(Method):
         y: torch.Tensor,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        p = self.params
-        return perturb(
-            model,
-            x,
-            y,
-            eps=self.eps_for(y),
-            step_size=self.step_for(y, p.step_ratio, p.step_size),
-            steps=p.steps,
-            loss="kl",
-            random_start="normal",
-            generator=generator,
-            clamp=self.ctx.clamp,
-        )
+        return trades_attack(self, model, x, y, generator=generator)
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         ce, kl = trades_terms(model, x, self.adversarial(model, x, y), y)
