@@ -471,3 +471,33 @@ def test_summary_rho_and_paired_against_trades():
     assert "| rho_nat | rho_rob | baseline (seeds) | sanity |" in md
     assert "| 41.00 ± 1.41 | 31.00 ± 1.41 | 0.27 | 0.72 | trades (2) | 0 |" in md  # dafa's row
     assert "| dafa | trades | 2 | 11.00 |" in md  # paired worst-class difference in points
+
+
+def test_summary_leaves_out_attacks_a_block_did_not_run_and_never_prints_nan():
+    def rows(checkpoint, attacks):
+        return [
+            {
+                "dataset": "d",
+                "model": "m",
+                "run": "trades",
+                "method": "trades",
+                "eps": "8/255",
+                "seed": 0,
+                "checkpoint": checkpoint,
+                "attack": attack,
+                "class": c,
+                "accuracy": 0.5,
+                "n": 10,
+            }
+            for attack in attacks
+            for c in ("a", "b")
+        ]
+
+    table = pd.DataFrame(
+        rows("last", ["clean", "autoattack"]) + rows("best", ["clean"]), columns=CLASSWISE_COLUMNS
+    )
+    md = summary_markdown(summary_table(table))
+    best = md[md.index("checkpoint best") :]
+    assert "autoattack avg" not in best and "Not run on these checkpoints: `autoattack`" in best
+    assert "autoattack avg" in md[: md.index("checkpoint best")]
+    assert "nan" not in md

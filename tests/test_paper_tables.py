@@ -212,3 +212,15 @@ def test_negative_numbers_get_a_latex_minus():
     latex = to_latex(trix_table(df))
     assert f"$-${-rho_rob:.2f}" in latex and "--1" not in latex
     assert f"| {rho_rob:.2f} |" in to_markdown(trix_table(df))
+
+
+def test_table1_uses_fgsm_the_attack_of_paper_000_when_the_suite_has_it():
+    df = classwise()
+    fgsm = df[df["attack"] == "worst_case"].assign(attack="fgsm")
+    fgsm["accuracy"] = 0.75  # every class: risk 0.25
+    table = table1(pd.concat([df, fgsm], ignore_index=True))
+    first = table.data[table.data["eps"] == "8/255"].set_index("run")
+    assert list(first.loc["trades", ["risk_avg", "risk_min", "risk_max"]]) == pytest.approx(
+        [0.25, 0.25, 0.25]
+    )
+    assert "under `fgsm`" in table.note

@@ -287,11 +287,13 @@ def wide_summary(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
                 f"{r['baseline']} ({int(r['rho_seeds'])})" if r["baseline"] else "–"
             )
             row["sanity"] = int(r["sanity_warnings"])
+        present = set(block["attack"])  # an attack run on other checkpoints only is absent
         cols = ["run", *(["method"] if show_method else [])]
-        cols += [f"{a} {s}" for a in attacks for s in ("avg", "worst")]
-        tables[key] = pd.DataFrame(list(rows.values())).reindex(
+        cols += [f"{a} {s}" for a in attacks if a in present for s in ("avg", "worst")]
+        table = pd.DataFrame(list(rows.values())).reindex(
             columns=[*cols, "rho_nat", "rho_rob", "baseline (seeds)", "sanity"]
         )
+        tables[key] = table.fillna("–")  # a run without that attack here
     return tables
 
 
@@ -325,6 +327,10 @@ def summary_markdown(
         parts.append(f"\n## {dataset} / {model} / eps {eps} / checkpoint {ckpt} ({n} seeds)\n\n")
         parts.append(_markdown_table(table))
         parts.append(_coverage_note(block))
+        absent = [a for a in dict.fromkeys(summary["attack"]) if a not in set(block["attack"])]
+        if absent:
+            names = ", ".join(f"`{a}`" for a in absent)
+            parts.append(f"\nNot run on these checkpoints: {names} (see the other blocks).\n")
         if paired is not None and len(paired):
             sel = paired[
                 (paired["dataset"] == dataset)
