@@ -1,6 +1,6 @@
 """fairat: train every method for every dataset, model, eps and seed; evaluate; tabulate."""
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.19")
 

@@ -4,13 +4,16 @@ from pathlib import Path
 
 import torch
 
-from fairat.checkpoint import save_json, save_npz
+from fairat.checkpoint import rebuild_damaged_inputs, save_json, save_npz
 from fairat.config import RunConfig
 from fairat.data import load_prepared
 from fairat.evaluate import evaluate_checkpoint, weights_digest
 from fairat.logs import log_to
 
-with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+with (
+    log_to(snakemake.log[0]),  # noqa: F821 (injected by snakemake's script directive)
+    rebuild_damaged_inputs(),  # a damaged input is moved aside: the next run rebuilds it
+):
     sm = snakemake  # noqa: F821
     torch.set_num_threads(sm.threads)
     run = RunConfig.from_json(sm.params.run)

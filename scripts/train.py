@@ -4,12 +4,16 @@ from pathlib import Path
 
 import torch
 
+from fairat.checkpoint import rebuild_damaged_inputs
 from fairat.config import RunConfig
 from fairat.data import load_prepared
 from fairat.logs import log_to
 from fairat.train import train
 
-with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+with (
+    log_to(snakemake.log[0]),  # noqa: F821 (injected by snakemake's script directive)
+    rebuild_damaged_inputs(),  # a damaged input is moved aside: the next run rebuilds it
+):
     sm = snakemake  # noqa: F821
     torch.set_num_threads(sm.threads)
     train(

@@ -17,6 +17,7 @@ import torchvision
 from PIL import Image
 
 from fairat import data as fdata
+from fairat.checkpoint import DamagedFileError
 from fairat.data import (
     DATASETS,
     DatasetCorruptError,
@@ -217,7 +218,7 @@ def test_load_prepared_never_unpickles(tmp_path: Path) -> None:
         assert npz["class_names"].dtype.kind == "U" and npz["meta"].dtype.kind == "U"
     bad = tmp_path / "bad.npz"
     np.savez(bad, x=np.zeros(3))
-    with pytest.raises(ValueError, match="not a prepared dataset"):
+    with pytest.raises(DamagedFileError, match=r"bad\.npz: damaged .*is not a prepared dataset"):
         load_prepared(bad)
 
 

@@ -84,7 +84,10 @@ def test_sweep_values_in_run_names(value, tag):
         ({"fancy": {}}, r"methods\.fancy\.method: 'fancy' is not a registered method \(name it"),
         ({"x": {"method": "tradez"}}, r"methods\.x\.method: 'tradez' is not a registered method;"),
         ({"trades": {"betta": 1}}, r"methods\.trades: unknown key\(s\) 'betta'"),
-        ({"codat": {"sweep": {"eta": [0.1, -1.0]}}}, r"methods\.codat\.sweep\.eta: -1\.0 must"),
+        (
+            {"codat": {"sweep": {"eta": [0.1, -1.0]}}},
+            r"methods\.codat\.sweep\.eta: -1\.0 is not allowed; must be >= 0",
+        ),
         ({"codat": {"sweep": {"etta": [0.1]}}}, r"methods\.codat\.sweep: unknown key 'etta'"),
         ({"codat": {"eta": 0.3, "sweep": {"eta": [0.1]}}}, r"sweep\.eta: also given as a fixed"),
         ({"codat": {"sweep": {"eta": []}}}, r"methods\.codat\.sweep\.eta: \[\] is not allowed"),

@@ -1,12 +1,28 @@
-"""Atomic writes and safe loads: a file that exists is complete (Snakemake and DVC rely on it)."""
+"""Atomic, durable writes and safe loads: a file that exists is complete (Snakemake and DVC rely
+on it), and a file that cannot be read says which file and what to do.
+
+``atomic_write`` writes a temporary file beside the target, flushes it to disk (``fsync``),
+renames it into place with ``os.replace`` and then syncs the directory, so that after a power
+loss the target is either the old file or the complete new one, never an empty or partial one.
+
+``load_torch`` loads with ``weights_only=True``. A file PyTorch cannot read (truncated, empty,
+not a torch file) raises :class:`DamagedFileError` naming the file; a file that holds pickled
+objects or code raises :class:`UnsafeFileError`, whose message never suggests
+``weights_only=False`` (that would run the file's code). :func:`move_aside` renames a damaged
+file out of the way (``<name>.damaged``) so that a cache starts over, or an output is rebuilt
+by the next Snakemake run.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pickle
 import random
 import tempfile
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +30,44 @@ import numpy as np
 import torch
 
 
+class DamagedFileError(RuntimeError):
+    """A file fairat wrote (or should have) cannot be read: truncated, empty or not its format."""
+
+    def __init__(self, path: str | Path, reason: str, what_to_do: str = "") -> None:
+        self.path = Path(path)
+        todo = what_to_do or "delete it, and run snakemake again to rebuild it"
+        super().__init__(f"{self.path}: damaged or not a fairat file ({reason}); {todo}")
+
+
+class UnsafeFileError(RuntimeError):
+    """A checkpoint that holds pickled objects or code: fairat never loads it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        super().__init__(
+            f"{self.path}: refused: it holds pickled Python objects or code, not only tensors "
+            "and plain containers, and loading it could run that code. fairat reads weights-only "
+            "files: re-create it with fairat, or load it in a session you trust and save "
+            "model.state_dict() alone"
+        )
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # a platform without directory file descriptors
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then ``os.replace`` it into place."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, ``os.replace`` it into
+    place and fsync the directory (see the module docstring)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
@@ -24,7 +76,11 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        _fsync_dir(path.parent)
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -35,8 +91,50 @@ def save_torch(obj: Any, path: str | Path) -> None:
 
 
 def load_torch(path: str | Path, device: str | torch.device = "cpu") -> Any:
-    """Load a checkpoint with ``weights_only=True`` (tensors and plain containers only)."""
-    return torch.load(path, map_location=device, weights_only=True)
+    """Load a checkpoint with ``weights_only=True`` (tensors and plain containers only); raise
+    :class:`DamagedFileError` or :class:`UnsafeFileError` naming the file."""
+    path = Path(path)
+    if path.exists() and not zipfile.is_zipfile(path):
+        size = path.stat().st_size
+        raise DamagedFileError(path, "empty" if size == 0 else f"not a torch archive, {size} bytes")
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower():
+            raise UnsafeFileError(path) from None
+        raise DamagedFileError(path, type(err).__name__) from None
+    except (EOFError, zipfile.BadZipFile) as err:
+        raise DamagedFileError(path, type(err).__name__) from None
+    except RuntimeError as err:
+        if "PytorchStreamReader" in str(err) or "zip archive" in str(err):
+            raise DamagedFileError(path, "truncated or corrupt archive") from None
+        raise
+
+
+@contextlib.contextmanager
+def rebuild_damaged_inputs() -> Iterator[None]:
+    """Around a workflow step: an input that turns out damaged (a ``last.pt``, a prepared
+    dataset) is moved aside and the step fails with a message saying so; the next Snakemake run
+    finds the input missing and rebuilds it, instead of failing the same way on every retry."""
+    try:
+        yield
+    except DamagedFileError as err:
+        if not err.path.exists():
+            raise
+        aside = move_aside(err.path)
+        raise DamagedFileError(
+            err.path,
+            str(err).split("(", 1)[-1].split(");", 1)[0],
+            f"moved it to {aside}; run snakemake again and it rebuilds {err.path.name}",
+        ) from None
+
+
+def move_aside(path: str | Path) -> Path:
+    """Rename a damaged file to ``<name>.damaged`` (replacing an older one); return the new path."""
+    path = Path(path)
+    target = path.with_name(path.name + ".damaged")
+    os.replace(path, target)
+    return target
 
 
 def save_json(obj: Any, path: str | Path) -> None:

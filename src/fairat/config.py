@@ -13,11 +13,18 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from fairat.eps import eps_tag, format_eps, parse_eps
 from fairat.methods import METHODS
-from fairat.methods.base import parse_dataclass
+from fairat.methods.base import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    Range,
+    check_ranges,
+    parse_dataclass,
+)
 from fairat.suite import SUITES, check_attack_name
 from fairat.variants import Variant, expand_variants
 
@@ -44,6 +51,14 @@ class TrainConfig:
     select_steps: int = 10
     augment: bool | None = None
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        "lr": POSITIVE,
+        "momentum": Range(0, 1, open_high=True),
+        "weight_decay": NON_NEGATIVE,
+        "gamma": POSITIVE,
+        "select_steps": AT_LEAST_ONE,
+    }
+
     def __post_init__(self) -> None:
         _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
         _one_of("train.schedule", self.schedule, SCHEDULES)
@@ -52,6 +67,7 @@ class TrainConfig:
                 raise ValueError(
                     f"train.{name}: {getattr(self, name)} is not allowed; must be >= 1"
                 )
+        check_ranges(self, "train")
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
         if any(not 0 < m <= self.epochs for m in self.milestones):
             raise ValueError(
@@ -255,6 +271,7 @@ def resolve_run(
     if run not in runs:
         raise ValueError(f"methods: no run named {run!r}; runs: {', '.join(runs)}")
     variant = runs[run]
+    parse_dataclass(TrainConfig, config.get("train", {}), where="train")  # its own errors first
     train = parse_dataclass(
         TrainConfig,
         {**config.get("train", {}), **variant.train},

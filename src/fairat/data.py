@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fairat.checkpoint import DamagedFileError
 from fairat.registry import Registry
 
 #: Bumped when the layout of prepared ``.npz`` files changes.
@@ -300,7 +302,18 @@ def save_prepared(data: SplitData, path: Path) -> None:
 
 
 def load_prepared(path: Path) -> SplitData:
-    """Read a file written by :func:`prepare` (no pickle is ever loaded)."""
+    """Read a file written by :func:`prepare` (no pickle is ever loaded); a file numpy cannot
+    read raises :class:`fairat.checkpoint.DamagedFileError` naming it."""
+    try:
+        return _load_prepared(Path(path))
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, KeyError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        reason = str(err).removeprefix(f"{path} ") or type(err).__name__
+        raise DamagedFileError(path, reason) from None
+
+
+def _load_prepared(path: Path) -> SplitData:
     with np.load(Path(path), allow_pickle=False) as npz:
         missing = sorted({*_ARRAY_KEYS, "class_names", "meta"} - set(npz.files))
         if missing:

@@ -26,7 +26,11 @@ def parse_eps(value: str | float | int) -> float:
     """Return eps in [0, 1] pixel units from a number or a fraction string such as ``"8/255"``."""
     eps = parse_number(value, "eps")
     if not 0.0 <= eps <= 1.0:
-        raise ValueError(f"eps: {value!r} gives {eps}, outside the allowed range [0, 1]")
+        hint = f"; did you mean '{value}/255'?" if 1 < eps <= 255 else ""
+        raise ValueError(
+            f"eps: {value!r} gives {eps}, outside the allowed range [0, 1] (a fraction of the "
+            f"pixel range){hint}"
+        )
     return eps
 
 

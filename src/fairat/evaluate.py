@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from fairat.attacks.autoattack import autoattack_warnings
 from fairat.checkpoint import load_torch
 from fairat.data import SplitData, to_float
 from fairat.device import autocast, prepare_model, resolve_device
@@ -115,25 +116,26 @@ def evaluate_checkpoint(
     store = EvalStore(
         None if resume_dir is None else Path(resume_dir) / _store_name(run, checkpoint)
     )
-    flags, reports = evaluate_model(
-        view,
-        x,
-        y,
-        # the file's stem, last or best, is what evaluation.autoattack_runs selects
-        attacks=cfg.attacks_for(seed=run.seed, eps=run.eps, checkpoint=Path(checkpoint).stem),
-        eps=run.eps,
-        clamp=data.clamp,
-        class_names=data.class_names,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-        to_float=to_float,
-        autocast=lambda: autocast(device),
-        progress=progress,
-        restarts=cfg.restarts,
-        autoattack_per_class=cfg.autoattack_per_class,
-        store=store,
-        worst_case_over=cfg.worst_case_attacks,
-    )
+    with autoattack_warnings() as aa_warnings:
+        flags, reports = evaluate_model(
+            view,
+            x,
+            y,
+            # the file's stem, last or best, is what evaluation.autoattack_runs selects
+            attacks=cfg.attacks_for(seed=run.seed, eps=run.eps, checkpoint=Path(checkpoint).stem),
+            eps=run.eps,
+            clamp=data.clamp,
+            class_names=data.class_names,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            to_float=to_float,
+            autocast=lambda: autocast(device),
+            progress=progress,
+            restarts=cfg.restarts,
+            autoattack_per_class=cfg.autoattack_per_class,
+            store=store,
+            worst_case_over=cfg.worst_case_attacks,
+        )
     store.remove()
     result = {
         "dataset": run.dataset,
@@ -147,7 +149,8 @@ def evaluate_checkpoint(
         "n_test": len(y),
         "worst_case_over": [a for a in cfg.worst_case_attacks if a in flags],
         "attacks": reports,
-        "sanity": sanity_checks(flags, tolerance=cfg.sanity_tolerance, masking_gap=cfg.masking_gap),
+        "sanity": sanity_checks(flags, tolerance=cfg.sanity_tolerance, masking_gap=cfg.masking_gap)
+        + [{"check": "autoattack_warning", "detail": m} for m in aa_warnings],
     }
     return flags, result
 

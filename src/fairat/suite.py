@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ import torch
 from torch import nn
 
 from fairat.attacks import fgsm, perturb
-from fairat.checkpoint import load_torch, save_torch
+from fairat.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
 from fairat.metrics import attack_report
 from fairat.progress import progress_bar
 
@@ -112,7 +113,15 @@ class EvalStore:
         self.path = Path(path) if path is not None else None
         self.done: dict[str, dict[int, torch.Tensor]] = {}
         if self.path is not None and self.path.exists():
-            self.done = load_torch(self.path)
+            try:
+                self.done = load_torch(self.path)
+            except DamagedFileError as err:  # a cache: start the evaluation over
+                aside = move_aside(self.path)
+                print(
+                    f"warning: {err}; moved it to {aside} and evaluating from the first batch",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def get(self, attack: str, batch: int) -> torch.Tensor | None:
         return self.done.get(attack, {}).get(batch)

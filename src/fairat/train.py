@@ -29,7 +29,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from fairat.checkpoint import load_torch, rng_state, save_text, save_torch, set_rng_state
+from fairat.checkpoint import (
+    DamagedFileError,
+    load_torch,
+    move_aside,
+    rng_state,
+    save_text,
+    save_torch,
+    set_rng_state,
+)
 from fairat.config import RunConfig, TrainConfig
 from fairat.data import SplitData, augment_batch, to_float
 from fairat.device import autocast, maybe_compile, prepare_model, resolve_device
@@ -141,8 +149,8 @@ def train(
         [],
         {"score": [-1.0, -1.0], "epoch": -1, "model": None},
     )
-    if state_path.exists():
-        state = load_torch(state_path, device)
+    state = _load_resume_state(state_path, device)
+    if state is not None:
         raw_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -351,6 +359,19 @@ def _write_outputs(out_dir, run, model, optimizer, scheduler, method, best) -> N
         out_dir / "best.pt",
     )
     save_text(config + "\n", out_dir / "config.json")
+
+
+def _load_resume_state(path: Path, device: torch.device) -> dict | None:
+    """The resume state of this run, or None; a damaged one (a cache) is moved aside with a
+    warning and the run starts over, instead of failing the same way on every retry."""
+    if not path.exists():
+        return None
+    try:
+        return load_torch(path, device)
+    except DamagedFileError as err:
+        aside = move_aside(path)
+        _log(f"warning: {err}; moved it to {aside} and starting this run from epoch 1")
+        return None
 
 
 def _load_init(model: nn.Module, run: RunConfig, path: str | Path | None, device) -> None:

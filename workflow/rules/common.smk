@@ -2,21 +2,22 @@
 
 from pathlib import Path
 
-from fairat.config import all_runs, data_settings, resolve_run, variants
+from fairat.checks import load_workflow_config
+from fairat.config import data_settings, resolve_run
 from fairat.eps import eps_tag
 from fairat.methods import METHODS, Method
 from fairat.schema import write_schema
 
 BASE = Path(workflow.basedir)
-validate(
+# the schema, then every check that can run before any job (fairat.checks): run names,
+# sweeps, baselines, hyper-parameter ranges, epochs, data options, model arguments, selections
+VARIANTS, RUNS = load_workflow_config(
     config,
     write_schema(
         BASE / "workflow/schemas/config.schema.yaml",
         Path(".snakemake/fairat/config.schema.json"),
     ),
 )
-VARIANTS = variants(config)  # run names, sweeps, baselines and parents, checked now
-RUNS = all_runs(config)  # resolving every run checks each method's hyper-parameters now
 
 # swept runs: {run: {variant, sweep values, baseline}} for the sensitivity tables and figures
 SWEPT = {

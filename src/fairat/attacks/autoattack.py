@@ -10,14 +10,46 @@ Settings: L-inf, the run's eps, an explicit seed (the package's default seed is 
 With K < 10 classes the targeted attacks use K - 1 target classes instead of 9. APGD-T's DLR
 loss needs at least four classes, so for K < 4 the suite is APGD-CE, FAB (untargeted) and Square
 [project choice]. AutoAttack assumes inputs in [0, 1].
+
+The package's own checks (a randomised model, outputs that look like probabilities, zero
+gradients, Square beating the white-box attacks, ...) report to its ``auto-attack`` logger;
+:func:`autoattack_warnings` collects them so that each evaluation records them in its sanity
+checks instead of a log nobody reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 import torch
 from torch import nn
+
+LOGGER = "auto-attack"
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self.messages:
+            self.messages.append(message)
+
+
+@contextlib.contextmanager
+def autoattack_warnings() -> Iterator[list[str]]:
+    """Collect the distinct warnings AutoAttack's checks log while the block runs."""
+    handler = _Collect()
+    logger = logging.getLogger(LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
 
 
 def autoattack_correct(
@@ -36,7 +68,7 @@ def autoattack_correct(
     """
     from pyautoattack import AutoAttack  # imported here: only evaluations that use it pay for it
 
-    logging.getLogger("auto-attack").setLevel(logging.WARNING)
+    logging.getLogger(LOGGER).setLevel(logging.WARNING)
     model.eval()
     if num_classes >= 4:
         adversary = AutoAttack(model, eps=eps, seed=seed, version="standard", device=x.device)

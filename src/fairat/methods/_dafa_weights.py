@@ -75,12 +75,24 @@ def dafa_weights(sim: torch.Tensor, lam: float) -> torch.Tensor:
     return 1.0 + lam * terms.sum(dim=1)
 
 
+def check_warmup(warmup_epoch: int, epochs: int, where: str) -> None:
+    """The DAFA weights come from epoch ``warmup_epoch`` and act from the next one: it must lie
+    before the run's last epoch, or the run is plain TRADES with a misleading name."""
+    if warmup_epoch >= epochs:
+        raise ValueError(
+            f"{where}: {warmup_epoch} is not below the run's {epochs} epochs: the class weights "
+            "would come from the last epoch (or none) and never act, so the run would be plain "
+            f"TRADES; give 1..{epochs - 1}"
+        )
+
+
 class DafaSchedule:
     """Warm-up accumulator and frozen DAFA weights (see the module docstring).
 
     ``warmup_epoch`` is the 1-based epoch tau whose training adversarial softmax defines P; the
-    weights are all ones through epoch tau and fixed from epoch tau + 1 on. A tau beyond the last
-    epoch only means the weights never change (a note is printed once).
+    weights are all ones through epoch tau and fixed from epoch tau + 1 on. A tau at or beyond
+    the last epoch would mean the weights never act: :func:`check_warmup` refuses such a config
+    before any job starts (a schedule built directly still only prints a note).
     """
 
     def __init__(self, ctx: TrainContext, *, lam: float, warmup_epoch: int, where: str) -> None:

@@ -71,7 +71,16 @@ from torch import nn
 
 from fairat.attacks import pgd
 from fairat.device import autocast
-from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
+from fairat.methods.base import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    EpochStats,
+    Method,
+    Range,
+    TrainContext,
+    class_names_state,
+)
 from fairat.methods.trades import TradesParams, trades_attack, trades_terms
 
 VAL_BATCH = 256
@@ -90,14 +99,21 @@ class FRLParams(TradesParams):
     val_steps: int = 20
     loss_norm: str = "separate"
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        **TradesParams.RANGES,
+        "tau": NON_NEGATIVE,
+        "alpha1": POSITIVE,
+        "alpha_halve_every": NON_NEGATIVE,  # 0: never halved
+        "lim": NON_NEGATIVE,
+        "val_steps": AT_LEAST_ONE,
+    }
+
     def __post_init__(self) -> None:
         if self.loss_norm not in LOSS_NORMS:
             raise ValueError(
                 f"loss_norm: {self.loss_norm!r} is not allowed; valid values: "
                 f"{', '.join(LOSS_NORMS)}"
             )
-        if self.lim < 0:
-            raise ValueError(f"lim: must be >= 0, got {self.lim}")
 
 
 def normalise_multipliers(lam: torch.Tensor, lim: float) -> torch.Tensor:

@@ -113,6 +113,11 @@ class Method:
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @classmethod
+    def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
+        """Raise when an epoch-indexed hyper-parameter makes no sense for a run of ``epochs``
+        epochs (a warm-up that never ends); checked before any job starts."""
+
     def on_epoch_start(self, epoch: int) -> None:
         self.ctx.epoch = epoch
 
@@ -148,6 +153,48 @@ def class_names_state(prefix: str, values: torch.Tensor, names: list[str]) -> di
     return {f"{prefix}_{n}": float(v) for n, v in zip(names, values.tolist(), strict=True)}
 
 
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric hyper-parameter: ``low`` <= value (< if ``open_low``)
+    and value <= ``high`` (< if ``open_high``); None for no bound. A Params dataclass lists its
+    ranges in ``RANGES: ClassVar[dict[str, Range]]`` beside its fields; :func:`parse_dataclass`
+    checks them, so every range is written once, next to the defaults it constrains."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def allows(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.open_high else value <= self.high)
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
+            return f"in {left}{self.low:g}, {self.high:g}{right}"
+        if self.low is not None:
+            return f"{'>' if self.open_low else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.open_high else '<='} {self.high:g}"
+        return "any number"
+
+
+AT_LEAST_ONE = Range(1)
+NON_NEGATIVE = Range(0)
+POSITIVE = Range(0, open_low=True)
+FRACTION = Range(0, 1)
+
+
+def check_ranges(obj: Any, where: str) -> None:
+    """Raise for the first field of ``obj`` outside its ``RANGES`` entry (None values pass)."""
+    for name, allowed in getattr(type(obj), "RANGES", {}).items():
+        value = getattr(obj, name)
+        if value is not None and not allowed.allows(value):
+            raise ValueError(f"{where}.{name}: {value!r} is not allowed; must be {allowed}")
+
+
 def parse_dataclass(cls: type, raw: dict[str, Any], *, where: str) -> Any:
     """Instantiate a dataclass from a mapping, rejecting unknown keys and coercing simple types.
 
@@ -167,10 +214,19 @@ def parse_dataclass(cls: type, raw: dict[str, Any], *, where: str) -> Any:
     for key, value in raw.items():
         values[key] = _coerce(fields[key].type, value, f"{where}.{key}")
     try:
-        return cls(**values)
+        obj = cls(**values)
     except ValueError as err:
         message = str(err)
-        raise ValueError(message if message.startswith(where) else f"{where}.{message}") from None
+        last = where.rsplit(".", 1)[-1]
+        if message.startswith(where):
+            pass
+        elif message.startswith(f"{last}."):  # TrainConfig names its fields train.<field>
+            message = where + message[len(last) :]
+        else:
+            message = f"{where}.{message}"
+        raise ValueError(message) from None
+    check_ranges(obj, where)
+    return obj
 
 
 def _coerce(annotation: Any, value: Any, where: str) -> Any:

@@ -59,12 +59,20 @@ Differences from the reference code, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
+from fairat.methods.base import (
+    FRACTION,
+    NON_NEGATIVE,
+    EpochStats,
+    Method,
+    Range,
+    TrainContext,
+    class_names_state,
+)
 from fairat.methods.registry import METHODS
 from fairat.methods.trades import TradesParams, trades_attack, trades_terms
 
@@ -95,9 +103,23 @@ class CFA(Method):
         fawa_threshold: float = 0.2
         fawa_decay: float = 0.88
 
-        def __post_init__(self) -> None:
-            if not 0.0 <= self.fawa_decay <= 1.0:
-                raise ValueError(f"fawa_decay: must be in [0, 1], got {self.fawa_decay}")
+        RANGES: ClassVar[dict[str, Range]] = {
+            **TradesParams.RANGES,
+            "lam1": NON_NEGATIVE,
+            "lam2": NON_NEGATIVE,
+            "warmup_epoch": NON_NEGATIVE,
+            "fawa_threshold": FRACTION,
+            "fawa_decay": FRACTION,
+        }
+
+    @classmethod
+    def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
+        if params.warmup_epoch >= epochs:
+            raise ValueError(
+                f"{where}.warmup_epoch: {params.warmup_epoch} is not below the run's {epochs} "
+                "epochs: calibration starts after the warm-up, so the run would be TRADES "
+                f"divided by (1 + beta); give 0..{epochs - 1}"
+            )
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

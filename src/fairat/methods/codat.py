@@ -31,7 +31,7 @@ The paper's "Fairness Elasticity Coefficient" is not implemented (its formula is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -39,7 +39,15 @@ from torch import nn
 
 from fairat.attacks import perturb
 from fairat.methods._codat_weights import worst_case_weights
-from fairat.methods.base import Method, TrainContext, class_names_state
+from fairat.methods.base import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    Method,
+    Range,
+    TrainContext,
+    class_names_state,
+)
 from fairat.methods.registry import METHODS
 
 
@@ -73,9 +81,11 @@ class CODAT(Method):
         steps: int = 10
         step_ratio: float = 0.25
 
-        def __post_init__(self) -> None:
-            if self.eta < 0:
-                raise ValueError(f"eta: {self.eta!r} must be >= 0")
+        RANGES: ClassVar[dict[str, Range]] = {
+            "eta": NON_NEGATIVE,
+            "steps": AT_LEAST_ONE,
+            "step_ratio": POSITIVE,
+        }
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -43,13 +43,21 @@ Differences from the reference code, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from fairat.methods._dafa_weights import DafaSchedule
-from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
+from fairat.methods._dafa_weights import DafaSchedule, check_warmup
+from fairat.methods.base import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    EpochStats,
+    Method,
+    Range,
+    TrainContext,
+    class_names_state,
+)
 from fairat.methods.registry import METHODS
 from fairat.methods.trades import TradesParams, trades_attack
 
@@ -60,6 +68,16 @@ class DAFA(Method):
     class Params(TradesParams):
         lam: float = 1.0
         warmup_epoch: int = 70
+
+        RANGES: ClassVar[dict[str, Range]] = {
+            **TradesParams.RANGES,
+            "lam": NON_NEGATIVE,
+            "warmup_epoch": AT_LEAST_ONE,
+        }
+
+    @classmethod
+    def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
+        check_warmup(params.warmup_epoch, epochs, f"{where}.warmup_epoch")
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -7,13 +7,14 @@ With ``random_start`` the attack starts uniformly in the eps-ball and steps ``st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fairat.attacks import perturb
-from fairat.methods.base import Method
+from fairat.methods.base import POSITIVE, Method, Range
 from fairat.methods.registry import METHODS
 
 
@@ -23,6 +24,8 @@ class FGSMAT(Method):
     class Params:
         random_start: bool = True
         step_scale: float = 1.25
+
+        RANGES: ClassVar[dict[str, Range]] = {"step_scale": POSITIVE}
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = self.params

@@ -17,8 +17,10 @@ beta 1.0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from fairat.methods._frl import FRLBase, FRLParams
+from fairat.methods.base import POSITIVE, Range
 from fairat.methods.registry import METHODS
 
 
@@ -30,6 +32,12 @@ class FRLReweightRemargin(FRLBase):
         alpha2: float = 0.2
         eps_min: float = 0.98
         eps_max: float = 3.0
+
+        RANGES: ClassVar[dict[str, Range]] = {
+            **FRLParams.RANGES,
+            "alpha2": POSITIVE,
+            "eps_min": POSITIVE,
+        }
 
         def __post_init__(self) -> None:
             super().__post_init__()

@@ -48,14 +48,14 @@ the first K logits only for the prediction; here the attacks, too, see only the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fairat.attacks import perturb
-from fairat.methods.base import Method
+from fairat.methods.base import AT_LEAST_ONE, FRACTION, POSITIVE, Method, Range
 from fairat.methods.registry import METHODS
 
 OPS = ("identity", "pgd", "noise")
@@ -109,10 +109,14 @@ class LabelAugAT(Method):
         step_ratio: float = 0.25
         attack: str = "all"
 
+        RANGES: ClassVar[dict[str, Range]] = {
+            "delta": FRACTION,
+            "steps": AT_LEAST_ONE,
+            "step_ratio": POSITIVE,
+        }
+
         def __post_init__(self) -> None:
             names = parse_ops(self.ops, "ops")
-            if not 0.0 <= self.delta <= 1.0:
-                raise ValueError(f"delta: {self.delta!r} must lie in [0, 1]")
             if self.attack not in ATTACK_MODES:
                 raise ValueError(
                     f"attack: {self.attack!r} is not allowed; valid values: "

@@ -25,13 +25,14 @@ that conversion is recorded in the paper config, not here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fairat.attacks import perturb
-from fairat.methods.base import Method
+from fairat.methods.base import AT_LEAST_ONE, FRACTION, POSITIVE, Method, Range
 from fairat.methods.registry import METHODS
 
 ATTACKS = ("fgsm", "pgd")
@@ -104,12 +105,13 @@ class MixupAT(Method):
                 raise ValueError(
                     f"attack: {self.attack!r} is unknown; valid values: {', '.join(ATTACKS)}"
                 )
-            if not self.alpha > 0:
-                raise ValueError(f"alpha: {self.alpha!r} must be > 0")
-            if self.lam is not None and not 0.0 <= self.lam <= 1.0:
-                raise ValueError(f"lam: {self.lam!r} must lie in [0, 1] (or be null)")
-            if self.steps < 1:
-                raise ValueError(f"steps: {self.steps!r} must be >= 1")
+
+        RANGES: ClassVar[dict[str, Range]] = {
+            "alpha": POSITIVE,
+            "lam": FRACTION,  # or null: lam ~ Beta(alpha, alpha)
+            "steps": AT_LEAST_ONE,
+            "step_ratio": POSITIVE,
+        }
 
     def adversarial(self, model: nn.Module, x_mix: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = self.params

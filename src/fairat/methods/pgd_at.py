@@ -7,13 +7,14 @@ Defaults follow METHODS.md section 1: K = 10, step alpha = eps / 4 (2/255 at eps
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fairat.attacks import perturb
-from fairat.methods.base import Method
+from fairat.methods.base import AT_LEAST_ONE, POSITIVE, Method, Range
 from fairat.methods.registry import METHODS
 
 
@@ -24,6 +25,12 @@ class PGDAT(Method):
         steps: int = 10
         step_ratio: float = 0.25
         step_size: float | None = None
+
+        RANGES: ClassVar[dict[str, Range]] = {
+            "steps": AT_LEAST_ONE,
+            "step_ratio": POSITIVE,
+            "step_size": POSITIVE,
+        }
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = self.params

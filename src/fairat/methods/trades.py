@@ -13,13 +13,14 @@ the KL attack every one of them runs (per-class radii and steps from the method'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fairat.attacks import perturb
-from fairat.methods.base import Method
+from fairat.methods.base import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Method, Range
 from fairat.methods.registry import METHODS
 
 
@@ -33,6 +34,13 @@ class TradesParams:
     steps: int = 10
     step_ratio: float = 0.25
     step_size: float | None = None
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "beta": NON_NEGATIVE,
+        "steps": AT_LEAST_ONE,
+        "step_ratio": POSITIVE,
+        "step_size": POSITIVE,
+    }
 
 
 def trades_attack(

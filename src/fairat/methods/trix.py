@@ -45,14 +45,23 @@ Differences from the reference code:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from fairat.attacks import perturb
-from fairat.methods._dafa_weights import DafaSchedule, class_similarity, dafa_weights
-from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
+from fairat.methods._dafa_weights import DafaSchedule, check_warmup, class_similarity, dafa_weights
+from fairat.methods.base import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    EpochStats,
+    Method,
+    Range,
+    TrainContext,
+    class_names_state,
+)
 from fairat.methods.registry import METHODS
 from fairat.methods.trades import TradesParams
 
@@ -89,6 +98,24 @@ class TRIX(Method):
         dafa_lam: float = 1.0
         warmup_epoch: int = 70
         mix_from_epoch: int = 0
+
+        RANGES: ClassVar[dict[str, Range]] = {
+            **TradesParams.RANGES,
+            "lam": POSITIVE,  # only its sign moves the split (module docstring)
+            "dafa_lam": NON_NEGATIVE,
+            "warmup_epoch": AT_LEAST_ONE,
+            "mix_from_epoch": NON_NEGATIVE,
+        }
+
+    @classmethod
+    def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
+        check_warmup(params.warmup_epoch, epochs, f"{where}.warmup_epoch")
+        if params.mix_from_epoch >= epochs:
+            raise ValueError(
+                f"{where}.mix_from_epoch: {params.mix_from_epoch} leaves none of the run's "
+                f"{epochs} epochs mixing targeted attacks in (mixing runs in the epochs after "
+                f"it): the run would be DAFA-weighted TRADES; give 0..{epochs - 1}"
+            )
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

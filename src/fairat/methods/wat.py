@@ -38,13 +38,20 @@ Differences from the reference code: the random start is projected onto the ball
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from fairat.device import autocast
-from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
+from fairat.methods.base import (
+    NON_NEGATIVE,
+    EpochStats,
+    Method,
+    Range,
+    TrainContext,
+    class_names_state,
+)
 from fairat.methods.registry import METHODS
 from fairat.methods.trades import TradesParams, trades_attack, trades_terms
 
@@ -62,6 +69,8 @@ class WAT(Method):
     @dataclass(frozen=True)
     class Params(TradesParams):
         eta: float = 0.1
+
+        RANGES: ClassVar[dict[str, Range]] = {**TradesParams.RANGES, "eta": NON_NEGATIVE}
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -1,0 +1,206 @@
+"""A catalogue of the mistakes people make in a config: each fails before any job starts, with a
+message naming the field. Most cases go through ``fairat.checks.load_workflow_config``, the
+function ``workflow/rules/common.smk`` calls (schema validation, then every check); a few go
+through ``snakemake -n`` itself to show the workflow stops there."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import REPO, run_snakemake
+
+from fairat.checks import load_workflow_config
+from fairat.schema import write_schema
+
+TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory) -> str:
+    out = tmp_path_factory.mktemp("schema") / "config.schema.json"
+    return write_schema(REPO / "workflow/schemas/config.schema.yaml", out)
+
+
+def changed(**changes) -> dict:
+    """tiny.yaml with top-level keys replaced; ``methods__x`` style keys set one method."""
+    config = copy.deepcopy(TINY)
+    for key, value in changes.items():
+        node, *path = key.split("__")
+        target = config
+        for part in [node, *path][:-1]:
+            target = target.setdefault(part, {})
+        target[[node, *path][-1]] = value
+    return config
+
+
+CASES = {
+    # training settings
+    "negative lr": (changed(train__lr=-0.1), r"train\.lr: -0\.1 is not allowed; must be > 0"),
+    "method lr": (
+        changed(methods__pgd_at={"train": {"lr": -1}}),
+        r"methods\.pgd_at\.train\.lr: -1\.0 is not allowed; must be > 0",
+    ),
+    "momentum 1": (changed(train__momentum=1.0), r"train\.momentum: 1\.0 .* in \[0, 1\)"),
+    "negative wd": (changed(train__weight_decay=-1e-4), r"train\.weight_decay: -0\.0001"),
+    "gamma 0": (changed(train__gamma=0), r"train\.gamma: 0\.0 is not allowed; must be > 0"),
+    "milestone past the end": (changed(train__milestones=[5]), r"train\.milestones: \[5\]"),
+    "bad optimizer": (changed(train__optimizer="adamw"), r"adamw"),
+    "unknown train key": (changed(train__epoch=3), r"epoch"),
+    # method hyper-parameters
+    "negative steps": (
+        changed(methods__pgd_at={"steps": -2}),
+        r"methods\.pgd_at\.steps: -2 is not allowed; must be >= 1",
+    ),
+    "zero step ratio": (
+        changed(methods__pgd_at={"step_ratio": 0}),
+        r"methods\.pgd_at\.step_ratio: 0\.0 is not allowed; must be > 0",
+    ),
+    "negative beta": (
+        changed(methods__trades={"beta": -6}),
+        r"methods\.trades\.beta: -6\.0 is not allowed; must be >= 0",
+    ),
+    "misspelt hyper-parameter": (
+        changed(methods__trades={"betta": 6}),
+        r"methods\.trades: unknown key\(s\) 'betta'",
+    ),
+    "cfa decay above 1": (
+        changed(methods__cfa={"fawa_decay": 1.5}),
+        r"methods\.cfa\.fawa_decay: 1\.5 is not allowed; must be in \[0, 1\]",
+    ),
+    "codat negative eta": (changed(methods__codat={"eta": -0.3}), r"methods\.codat\.eta: -0\.3"),
+    "mixup lam above 1": (changed(methods__mixup_at={"lam": 2}), r"methods\.mixup_at\.lam: 2\.0"),
+    "label aug delta": (
+        changed(methods__label_aug_at={"delta": 1.5}),
+        r"methods\.label_aug_at\.delta: 1\.5",
+    ),
+    "frl lim": (changed(methods__frl_rw={"lim": -1}), r"methods\.frl_rw\.lim: -1\.0"),
+    # warm-ups that never end turn DAFA, TRIX and CFA into TRADES
+    "dafa warm-up at the end": (
+        changed(methods__dafa={"warmup_epoch": 2}),
+        r"methods\.dafa\.warmup_epoch: 2 is not below the run's 2 epochs",
+    ),
+    "trix warm-up beyond the end": (
+        changed(methods__trix={"warmup_epoch": 70}),
+        r"methods\.trix\.warmup_epoch: 70 is not below the run's 2 epochs",
+    ),
+    "trix never mixes": (
+        changed(methods__trix={"warmup_epoch": 1, "mix_from_epoch": 2}),
+        r"methods\.trix\.mix_from_epoch: 2 leaves none",
+    ),
+    "cfa never calibrates": (
+        changed(methods__cfa={"warmup_epoch": 10}),
+        r"methods\.cfa\.warmup_epoch: 10 is not below the run's 2 epochs",
+    ),
+    # data
+    "misspelt data key": (changed(data__val_fracton=0.5), r"data: unknown key 'val_fracton'"),
+    "unknown dataset option": (
+        changed(data__digits={"downlaod": True}),
+        r"data\.digits\.downlaod",
+    ),
+    "val fraction 1": (changed(data__val_fraction=1.0), r"val_fraction"),
+    # models
+    "misspelt model argument": (
+        changed(model_args={"cnn_small": {"widht": 8}}),
+        r"model_args\.cnn_small: unknown argument 'widht'; cnn_small accepts: width",
+    ),
+    "unknown model": (changed(models=["resnet99"]), r"resnet99"),
+    # eps
+    "eps 1 meant as 1/255": (changed(eps=[1]), r"eps: 1 is 1 of the whole .* '1/255'"),
+    "eps 8 meant as 8/255": (changed(eps=[8]), r"eps: 8 gives 8\.0, .* did you mean '8/255'"),
+    "negative eps": (changed(eps=["-8/255"]), r"eps"),
+    "the same eps twice": (
+        changed(eps=["8/255", 0.03137254901960784]),
+        r"eps: '8/255' and 0\.0313.* are the same radius \(8/255\)",
+    ),
+    # names that collide
+    "a seed twice": (changed(seeds=[0, 0]), r"seeds: 0 listed twice"),
+    "a dataset twice": (changed(datasets=["digits", "digits"]), r"datasets: digits listed twice"),
+    "a run name from a sweep twice": (
+        changed(
+            methods={"trades": {}, "trades-beta3": {"method": "trades"}, "x": {"method": "trades"}}
+            | {"trades": {"sweep": {"beta": [3]}}}
+        ),
+        r"run name 'trades-beta3' occurs twice",
+    ),
+    # evaluation selections that select nothing
+    "autoattack seed not in the config": (
+        changed(evaluation={"attacks": ["clean", "autoattack"], "autoattack_runs": {"seeds": [7]}}),
+        r"evaluation\.autoattack_runs\.seeds: \[7\] are not seeds of this config",
+    ),
+    "autoattack eps not in the config": (
+        changed(
+            evaluation={"attacks": ["clean", "autoattack"], "autoattack_runs": {"eps": ["8/255"]}}
+        ),
+        r"evaluation\.autoattack_runs\.eps: \['8/255'\] are not eps of this config",
+    ),
+    "autoattack checkpoint not evaluated": (
+        changed(
+            evaluation={
+                "attacks": ["clean", "autoattack"],
+                "checkpoints": ["last"],
+                "autoattack_runs": {"checkpoints": ["best"]},
+            }
+        ),
+        r"evaluation\.autoattack_runs\.checkpoints: \['best'\] are not evaluated",
+    ),
+    "autoattack settings without autoattack": (
+        changed(evaluation={"attacks": ["clean", "fgsm"], "autoattack_per_class": 3}),
+        r"evaluation\.autoattack_per_class: 3 is set but the suite \(clean, fgsm\) has no",
+    ),
+    "unknown attack": (changed(evaluation={"attacks": ["clean", "pgd"]}), r"pgd"),
+    # baselines and parents
+    "missing baseline": (
+        changed(methods__pgd_at={"baseline": "madry"}),
+        r"methods\.pgd_at\.baseline: 'madry' is not a run of this config",
+    ),
+    "frl without its parent": (
+        changed(methods={"frl_rw": {"steps": 2}}),
+        r"methods\.frl_rw\.init_from: 'trades' is not a run of this config",
+    ),
+}
+
+
+def test_the_catalogue_is_large_enough():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_bad_config_fails_before_any_job_naming_the_field(name, schema):
+    config, message = CASES[name]
+    with pytest.raises(Exception, match=message) as caught:
+        load_workflow_config(copy.deepcopy(config), schema)  # validation fills in defaults
+    assert "weights_only" not in str(caught.value)
+
+
+def test_the_tiny_config_itself_passes(schema):
+    variants, runs = load_workflow_config(copy.deepcopy(TINY), schema)
+    assert set(variants) == {"natural", "pgd_at", "trades", "frl_rw"} and len(runs) == 8
+
+
+def test_a_large_eps_can_be_forced(schema):
+    variants, runs = load_workflow_config(changed(eps=[0.5], allow_large_eps=True), schema)
+    assert {r.eps for r in runs} == {0.5}
+
+
+def test_an_unwritable_results_dir_fails_before_training(schema, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    with pytest.raises(ValueError, match=r"results_dir: '.*file/results' cannot be written"):
+        load_workflow_config(changed(results_dir=str(blocked / "results")), schema)
+
+
+@pytest.mark.parametrize(
+    "name", ["negative lr", "misspelt data key", "dafa warm-up at the end", "eps 1 meant as 1/255"]
+)
+def test_snakemake_stops_before_any_job(name, tmp_path):
+    config, message = CASES[name]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(copy.deepcopy(config)))
+    done = run_snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(path))
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert __import__("re").search(message, output), output[-2000:]
+    assert "rule train" not in output and not Path(tmp_path / "results").exists()
