@@ -2,6 +2,7 @@
 metrics.json (the summary's means as DVC metrics)."""
 
 from fairat.checkpoint import save_json, save_text
+from fairat.engagement import idle_runs
 from fairat.logs import log_to
 from fairat.tables import (
     metrics_json,
@@ -19,7 +20,8 @@ with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script dir
     baselines = dict(sm.params.baselines)
     summary = summary_table(classwise, read_sanity(sm.input.sanity), baselines)
     paired = paired_table(classwise, baselines)
-    markdown = summary_markdown(summary, paired, list(sm.params.worst_case_over))
+    idle = idle_runs(sm.input.states, sm.params.state_runs)
+    markdown = summary_markdown(summary, paired, list(sm.params.worst_case_over), idle)
     save_text(summary.to_csv(index=False), sm.output.csv)
     save_text(paired.to_csv(index=False), sm.output.paired)
     save_text(markdown, sm.output.md)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import t as scipy_t
 
 from fairat.config import EvalConfig
 from fairat.data import to_float
@@ -468,6 +469,11 @@ def test_summary_rho_and_paired_against_trades():
     assert worst["run"] == "dafa" and worst["n_pairs"] == 2
     assert worst["mean_diff"] == pytest.approx(0.11)
     md = summary_markdown(summary, paired)
+    # the headline table first: clean and robust, mean ± 95 % CI half-width over the two seeds
+    head = "| run | clean avg | clean worst | robust avg | robust worst | rho_nat | rho_rob |"
+    assert md.index(head) < md.index("Per attack")
+    half = scipy_t.ppf(0.975, 1) * np.std([0.3, 0.32], ddof=1) / np.sqrt(2) * 100
+    assert f"| dafa | 76.00 ± {half:.2f} | 71.00 ± {half:.2f} | 41.00 ± {half:.2f} |" in md
     assert "| rho_nat | rho_rob | baseline (seeds) | sanity |" in md
     assert "| 41.00 ± 1.41 | 31.00 ± 1.41 | 0.27 | 0.72 | trades (2) | 0 |" in md  # dafa's row
     assert "| dafa | trades | 2 | 11.00 |" in md  # paired worst-class difference in points

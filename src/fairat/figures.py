@@ -22,39 +22,168 @@ def save_figure(fig: plt.Figure, paths: list[str | Path], dpi: int = 200) -> Non
     plt.close(fig)
 
 
+MAX_BARS_RUNS = 4  # grouped bars stay readable for this many runs per class
+MAX_HEATMAP_CLASSES = 20  # beyond this, cells are too small: distributions instead
+
+
+def classwise_kind(n_runs: int, n_classes: int) -> str:
+    """Which per-class figure reads at a glance: ``bars`` (few runs and classes), ``heatmap``
+    (class by run, many runs) or ``distribution`` (many classes, e.g. CIFAR-100's 100: the
+    spread of class-wise accuracy per run, which can be bimodal, CODAT's Figure 6)."""
+    if n_classes > MAX_HEATMAP_CLASSES:
+        return "distribution"
+    return "bars" if n_runs <= MAX_BARS_RUNS else "heatmap"
+
+
 def plot_classwise_robust(
     classwise: pd.DataFrame, outs: list[str | Path], checkpoint: str = "last"
 ) -> str:
-    """Grouped bars: per-class robust accuracy by method, one panel per (dataset, model, eps).
-
-    Bars are means over seeds with the standard deviation as error bars. Returns the attack used.
-    """
+    """Per-class robust accuracy by run, one panel per (dataset, model, eps), means over seeds;
+    the kind of figure is chosen by :func:`classwise_kind` from the largest panel. Returns the
+    attack used."""
     attack = robust_attack(list(dict.fromkeys(classwise["attack"])))
     df = classwise[(classwise["attack"] == attack) & (classwise["checkpoint"] == checkpoint)].copy()
     df["panel"] = df["dataset"] + " / " + df["model"] + " / eps " + df["eps"].astype(str)
     panels = list(dict.fromkeys(df["panel"]))
+    sizes = df.groupby("panel").agg(runs=("run", "nunique"), classes=("class", "nunique"))
+    kind = classwise_kind(int(sizes["runs"].max()), int(sizes["classes"].max()))
     sns.set_theme(style="whitegrid", context="paper")
-    grid = sns.catplot(
-        data=df,
-        kind="bar",
-        x="class",
-        y="accuracy",
-        hue="run",
-        col="panel",
-        col_wrap=min(len(panels), 2),
-        errorbar="sd",
-        err_kws={"linewidth": 0.7},
-        palette="colorblind",
-        height=3.0,
-        aspect=1.6,
-        sharex=False,
-    )
-    _hatch_beyond_palette(grid)
-    grid.set_titles("{col_name}")
-    grid.set_axis_labels("class", f"robust accuracy ({attack})")
-    grid.set(ylim=(0, 1))
-    save_figure(grid.figure, outs)
+    if kind == "bars":
+        grid = sns.catplot(
+            data=df,
+            kind="bar",
+            x="class",
+            y="accuracy",
+            hue="run",
+            col="panel",
+            col_wrap=min(len(panels), 2),
+            errorbar="sd",
+            err_kws={"linewidth": 0.7},
+            palette="colorblind",
+            height=3.0,
+            aspect=1.6,
+            sharex=False,
+        )
+        _hatch_beyond_palette(grid)
+        grid.set_titles("{col_name}")
+        grid.set_axis_labels("class", f"robust accuracy ({attack})")
+        grid.set(ylim=(0, 1))
+        fig = grid.figure
+    elif kind == "heatmap":
+        fig = _heatmaps(df, panels, attack)
+    else:
+        fig = _distributions(df, panels, attack)
+    save_figure(fig, outs)
     return attack
+
+
+def _heatmaps(df: pd.DataFrame, panels: list[str], attack: str) -> plt.Figure:
+    """Class by run, robust accuracy (%) in each cell, mean over seeds; worst class outlined."""
+    runs = list(dict.fromkeys(df["run"]))
+    classes = list(dict.fromkeys(df["class"]))
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(1.2 + 0.42 * len(classes) * len(panels) + 1.4, 1.0 + 0.32 * len(runs)),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for ax, panel in zip(axes.flat, panels, strict=True):
+        table = (
+            df[df["panel"] == panel]
+            .groupby(["run", "class"], sort=False)["accuracy"]
+            .mean()
+            .unstack()
+            .reindex(index=runs, columns=classes)
+            * 100
+        )
+        sns.heatmap(
+            table,
+            ax=ax,
+            vmin=0,
+            vmax=100,
+            cmap="viridis",
+            annot=True,
+            fmt=".0f",
+            annot_kws={"fontsize": 7},
+            cbar=ax is axes.flat[-1],
+            cbar_kws={"label": f"robust accuracy (%), {attack}"},
+            linewidths=0.5,
+        )
+        for i, (_, row) in enumerate(table.iterrows()):  # each run's worst class
+            if row.notna().any():
+                j = classes.index(row.idxmin())
+                ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, edgecolor="red", lw=1.5))
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("class")
+        ax.set_ylabel("")
+    fig.suptitle("per-class robust accuracy, mean over seeds (red: each run's worst class)")
+    return fig
+
+
+def _distributions(df: pd.DataFrame, panels: list[str], attack: str) -> plt.Figure:
+    """The spread of class-wise robust accuracy per run (each point a class, seed mean), with
+    the worst class and the average marked: readable whatever the number of classes."""
+    runs = list(dict.fromkeys(df["run"]))
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(1.5 + 4.5 * len(panels), 1.2 + 0.35 * len(runs)),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for ax, panel in zip(axes.flat, panels, strict=True):
+        means = (
+            df[df["panel"] == panel].groupby(["run", "class"], sort=False)["accuracy"].mean() * 100
+        ).reset_index()
+        sns.violinplot(
+            data=means,
+            x="accuracy",
+            y="run",
+            order=runs,
+            ax=ax,
+            cut=0,
+            inner=None,
+            color="0.85",
+            linewidth=0.6,
+        )
+        sns.stripplot(
+            data=means,
+            x="accuracy",
+            y="run",
+            order=runs,
+            ax=ax,
+            size=2,
+            color="0.25",
+            jitter=0.2,
+        )
+        stats = means.groupby("run")["accuracy"].agg(["mean", "min"]).reindex(runs)
+        ax.scatter(
+            stats["mean"],
+            range(len(runs)),
+            marker="|",
+            s=200,
+            color="#0072B2",
+            label="average",
+            zorder=3,
+        )
+        ax.scatter(
+            stats["min"],
+            range(len(runs)),
+            marker="x",
+            s=40,
+            color="#D55E00",
+            label="worst class",
+            zorder=3,
+        )
+        ax.set_xlim(0, 100)
+        ax.set_xlabel(f"class-wise robust accuracy (%), {attack}")
+        ax.set_ylabel("")
+        ax.set_title(panel, fontsize=9)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
+    fig.suptitle("class-wise robust accuracy per run (a point per class, mean over seeds)")
+    return fig
 
 
 def _hatch_beyond_palette(grid: sns.FacetGrid, colours: int = 10) -> None:

@@ -301,7 +301,12 @@ def summary_markdown(
     summary: pd.DataFrame,
     paired: pd.DataFrame | None = None,
     worst_case_over: list[str] | None = None,
+    idle: pd.DataFrame | None = None,
 ) -> str:
+    """summary.md; ``idle`` (:func:`fairat.engagement.idle_runs`) marks the runs whose method
+    never engaged its mechanism."""
+    from fairat.engagement import idle_note
+
     robust = summary["robust_attack"].iloc[0]
     over = (
         f" `worst_case`: a sample counts as correct only if every one of "
@@ -311,7 +316,9 @@ def summary_markdown(
         else ""
     )
     parts = [
-        "# Summary: average and worst-class accuracy (%), mean ± std over seeds\n\n"
+        "# Summary: average and worst-class accuracy (%)\n\n"
+        f"Each block leads with clean and robust (`{robust}`) accuracy, mean ± 95 % CI "
+        "half-width over seeds, then every attack (mean ± std over seeds). "
         "rho_nat and rho_rob: DAFA's rho against the run named in `baseline` (same dataset, "
         f"model and eps, means over the seeds both have), from clean and `{robust}` accuracy."
         f"{over} sanity: evaluation warnings (see sanity.csv).\n"
@@ -325,6 +332,10 @@ def summary_markdown(
         ]
         n = int(block["n_seeds"].max())
         parts.append(f"\n## {dataset} / {model} / eps {eps} / checkpoint {ckpt} ({n} seeds)\n\n")
+        parts.append(_markdown_table(headline_table(block, robust)))
+        if idle is not None:
+            parts.append(idle_note(idle, dataset, model, eps, n))
+        parts.append("\nPer attack (mean ± std over seeds):\n\n")
         parts.append(_markdown_table(table))
         parts.append(_coverage_note(block))
         absent = [a for a in dict.fromkeys(summary["attack"]) if a not in set(block["attack"])]
@@ -357,6 +368,29 @@ def summary_markdown(
                 )
                 parts.append(_markdown_table(rows))
     return "".join(parts)
+
+
+def headline_table(block: pd.DataFrame, robust: str) -> pd.DataFrame:
+    """The first table of a summary block: per run, clean and robust (``robust``) average and
+    worst-class accuracy as mean ± 95 % CI half-width over seeds, rho against the baseline."""
+    rows = []
+    for run, runs in block.groupby("run", sort=False):
+        by_attack = {r["attack"]: r for _, r in runs.iterrows()}
+        row = {"run": run}
+        for label, attack in (("clean", "clean"), ("robust", robust)):
+            r = by_attack.get(attack)
+            for stat, name in (("average", "avg"), ("worst", "worst")):
+                row[f"{label} {name}"] = (
+                    "–" if r is None else _cell(r[f"{stat}_mean"], r[f"{stat}_ci95"])
+                )
+        first = runs.iloc[0]
+        row["rho_nat"] = _number(by_attack["clean"]["rho_nat"]) if "clean" in by_attack else "–"
+        row["rho_rob"] = _number(by_attack[robust]["rho_rob"]) if robust in by_attack else "–"
+        row["baseline (seeds)"] = (
+            f"{first['baseline']} ({int(first['rho_seeds'])})" if first["baseline"] else "–"
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _coverage_note(block: pd.DataFrame) -> str:

@@ -24,6 +24,7 @@ rule summary_tables:
     input:
         classwise=f"{RESULTS}/tables/classwise.csv",
         sanity=f"{RESULTS}/tables/sanity.csv",
+        states=[f"{RESULTS}/runs/{run_path(run)}/method_state.csv" for run in STATEFUL],
     output:
         csv=report(
             f"{RESULTS}/tables/summary.csv",
@@ -53,6 +54,19 @@ rule summary_tables:
     params:
         baselines={name: v.baseline for name, v in VARIANTS.items()},
         worst_case_over=list(RUNS[0].evaluation.worst_case_attacks),
+        # what each method_state.csv belongs to (fairat.engagement: idle mechanisms)
+        state_runs=[
+            {
+                "dataset": r.dataset,
+                "model": r.model,
+                "run": r.name,
+                "method": r.method,
+                "eps": r.eps_label,
+                "seed": r.seed,
+                "params": r.method_params,
+            }
+            for r in STATEFUL
+        ],
     script:
         "../../scripts/summary_tables.py"
 

@@ -86,6 +86,17 @@ def check_warmup(warmup_epoch: int, epochs: int, where: str) -> None:
         )
 
 
+def dafa_idle(params: Any, state: list[dict[str, float]]) -> str | None:
+    """DAFA's (and TRIX's) mechanism is idle when the class weights were never computed or
+    stayed 1 (``Method.idle_mechanism``)."""
+    if not any(row.get("weights_frozen") for row in state):
+        return f"class weights never computed: the run never passed warm-up epoch {params.warmup_epoch}"
+    weights = [v for row in state for k, v in row.items() if k.startswith("weight_")]
+    if weights and all(abs(w - 1.0) < 1e-9 for w in weights):
+        return "class weights stayed 1: plain TRADES"
+    return None
+
+
 class DafaSchedule:
     """Warm-up accumulator and frozen DAFA weights (see the module docstring).
 

@@ -261,6 +261,13 @@ class FRLBase(Method):
         self.updates += 1
         self._refresh()
 
+    @classmethod
+    def idle_mechanism(cls, params: Any, state: list[dict[str, float]]) -> str | None:
+        multipliers = [v for row in state for k, v in row.items() if k.startswith("lambda")]
+        if multipliers and all(v == 0 for v in multipliers):
+            return "multipliers stayed 0: the fine-tune was plain TRADES"
+        return None
+
     # --- training -----------------------------------------------------------------------------
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.updates == 0:  # the reference updates before the first epoch as well

@@ -114,6 +114,14 @@ class Method:
         raise NotImplementedError
 
     @classmethod
+    def idle_mechanism(cls, params: Any, state: list[dict[str, float]]) -> str | None:
+        """Why, by its logged per-epoch state (``method_state.csv`` rows), a run never engaged
+        the mechanism that distinguishes the method (a warm-up it never left, weights that
+        never changed), or None. The summary marks such rows: their numbers are the budget's,
+        not the method's."""
+        return None
+
+    @classmethod
     def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
         """Raise when an epoch-indexed hyper-parameter makes no sense for a run of ``epochs``
         epochs (a warm-up that never ends); checked before any job starts."""

@@ -185,6 +185,17 @@ class CFA(Method):
             return model.state_dict()
         return dict(self.fawa)
 
+    @classmethod
+    def idle_mechanism(cls, params: Any, state: list[dict[str, float]]) -> str | None:
+        if not any(row.get("calibrated") for row in state):
+            return "never calibrated: every epoch was warm-up"
+        if not max((row.get("fawa_epochs", 0) for row in state), default=0):
+            return (
+                "FAWA never averaged: no epoch reached the worst-class validation robust "
+                f"accuracy of {params.fawa_threshold:g}"
+            )
+        return None
+
     def saves_other_weights(self) -> bool:
         return self.fawa is not None
 

@@ -48,7 +48,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from fairat.methods._dafa_weights import DafaSchedule, check_warmup
+from fairat.methods._dafa_weights import DafaSchedule, check_warmup, dafa_idle
 from fairat.methods.base import (
     AT_LEAST_ONE,
     NON_NEGATIVE,
@@ -74,6 +74,10 @@ class DAFA(Method):
             "lam": NON_NEGATIVE,
             "warmup_epoch": AT_LEAST_ONE,
         }
+
+    @classmethod
+    def idle_mechanism(cls, params: Any, state: list[dict[str, float]]) -> str | None:
+        return dafa_idle(params, state)
 
     @classmethod
     def check_epochs(cls, params: Any, epochs: int, where: str) -> None:

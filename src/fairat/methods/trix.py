@@ -51,7 +51,13 @@ import torch
 from torch import nn
 
 from fairat.attacks import perturb
-from fairat.methods._dafa_weights import DafaSchedule, check_warmup, class_similarity, dafa_weights
+from fairat.methods._dafa_weights import (
+    DafaSchedule,
+    check_warmup,
+    class_similarity,
+    dafa_idle,
+    dafa_weights,
+)
 from fairat.methods.base import (
     AT_LEAST_ONE,
     NON_NEGATIVE,
@@ -106,6 +112,10 @@ class TRIX(Method):
             "warmup_epoch": AT_LEAST_ONE,
             "mix_from_epoch": NON_NEGATIVE,
         }
+
+    @classmethod
+    def idle_mechanism(cls, params: Any, state: list[dict[str, float]]) -> str | None:
+        return dafa_idle(params, state)
 
     @classmethod
     def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
