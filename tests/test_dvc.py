@@ -35,11 +35,11 @@ TINY = REPO / "tests" / "configs" / "tiny.yaml"
 RUNS = "results/runs/digits/cnn_small"
 
 
-def test_readme_documents_the_stage_command():
+def test_the_dvc_docs_show_the_stage_command():
     cmd = stage_command()
     assert cmd.startswith("snakemake ") and "--rerun-triggers" in cmd
     assert "mtime" not in cmd.split("--rerun-triggers")[1].split("--")[0]
-    assert cmd in (REPO / "README.md").read_text(), "README.md must show dvc.yaml's command"
+    assert cmd in (REPO / "docs" / "dvc.md").read_text(), "docs/dvc.md must show dvc.yaml's command"
 
 
 def test_metrics_json_nests_the_summary_means():
