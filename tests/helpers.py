@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +38,42 @@ def snakemake_args(workdir: Path, *args: str) -> list[str]:
         str(workdir),
         *args,
     ]
+
+
+def checkout(dest: Path) -> Path:
+    """The project's files (tracked, and new ones git does not ignore) copied to ``dest`` as a
+    fresh clone has them, symbolic links kept as links; returns ``dest``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        src, dst = REPO / name, dest / name
+        if not src.is_symlink() and not src.is_file():
+            continue  # deleted in the working tree
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dst)
+        else:
+            shutil.copy2(src, dst)
+    return dest
+
+
+def digits_context(digits: SplitData, eps: float, epochs: int) -> TrainContext:
+    """The TrainContext the trainer builds for a digits run on the CPU."""
+    return TrainContext(
+        num_classes=digits.num_classes,
+        eps=eps,
+        clamp=digits.clamp,
+        device=torch.device("cpu"),
+        epochs=epochs,
+        class_names=digits.class_names,
+        x_val=to_float(torch.from_numpy(digits.x_val)),
+        y_val=torch.from_numpy(digits.y_val),
+    )
 
 
 def run_snakemake(workdir: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -72,17 +110,7 @@ def make_method(
         run = dataclasses.replace(run, method_params=params)
     torch.manual_seed(0)
     model = build_model(run, digits)
-    ctx = TrainContext(
-        num_classes=digits.num_classes,
-        eps=run.eps,
-        clamp=digits.clamp,
-        device=torch.device("cpu"),
-        epochs=2,
-        class_names=digits.class_names,
-        x_val=to_float(torch.from_numpy(digits.x_val)),
-        y_val=torch.from_numpy(digits.y_val),
-    )
-    return METHODS.get(method)(run.params(), ctx), model
+    return METHODS.get(method)(run.params(), digits_context(digits, run.eps, 2)), model
 
 
 def train_batch(digits: SplitData, n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:

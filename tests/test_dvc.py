@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from helpers import checkout
 
 from fairat.tables import metrics_json, summary_table
 
@@ -98,22 +99,8 @@ def run(args: list[str] | str, cwd: Path, env: dict) -> str:
     return output
 
 
-def project_files() -> list[str]:
-    """Tracked files and new files git does not ignore, as they are in the working tree."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return sorted({p for p in listed.split("\0") if p and (REPO / p).is_file()})
-
-
 def write_origin(origin: Path, config: dict) -> None:
-    for name in project_files():
-        (origin / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, origin / name)
+    checkout(origin)
     (origin / "config/config.yaml").write_text(yaml.safe_dump(config))
 
 

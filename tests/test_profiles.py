@@ -7,38 +7,14 @@ Snakemake looks a profile name up in the working directory (then ~/.config/snake
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import checkout
 
 pytestmark = pytest.mark.workflow
-
-
-def checkout(dest: Path) -> Path:
-    """The project's files (tracked, and new ones git does not ignore) as a fresh clone has them,
-    symbolic links kept as links."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for name in filter(None, listed.split("\0")):
-        src, dst = REPO / name, dest / name
-        if not src.exists() and not src.is_symlink():
-            continue  # deleted in the working tree
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            os.symlink(os.readlink(src), dst)
-        elif src.is_file():
-            shutil.copy2(src, dst)
-    return dest
 
 
 def test_profile_slurm_works_from_the_root_of_a_fresh_checkout(tmp_path):

@@ -6,12 +6,11 @@ import dataclasses
 
 import pytest
 import torch
-from helpers import Crash, crash_after
+from helpers import Crash, crash_after, digits_context
 
 from fairat.checkpoint import load_torch
 from fairat.config import EvalConfig, RunConfig, TrainConfig
-from fairat.data import to_float
-from fairat.methods import EpochStats, TrainContext
+from fairat.methods import EpochStats
 from fairat.network import build_model
 from fairat.train import lr_factor, selection_score, train, validate
 
@@ -196,17 +195,7 @@ def test_cfa_best_is_selected_by_validating_the_averaged_weights_it_saves(
     # validating the saved weights gives the score they were selected by
     model = build_model(run, digits)
     model.load_state_dict(best["model"])
-    ctx = TrainContext(
-        num_classes=digits.num_classes,
-        eps=run.eps,
-        clamp=digits.clamp,
-        device=torch.device("cpu"),
-        epochs=4,
-        class_names=digits.class_names,
-        x_val=to_float(torch.from_numpy(digits.x_val)),
-        y_val=torch.from_numpy(digits.y_val),
-    )
-    stats = validate(model, ctx, run, torch.device("cpu"))
+    stats = validate(model, digits_context(digits, run.eps, 4), run, torch.device("cpu"))
     assert [float(stats.val_robust.min()), float(stats.val_robust.mean())] == pytest.approx(
         best["select_score"]
     )
