@@ -25,10 +25,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fairat.config import RunConfig, all_runs, variants
+from fairat.config import RunConfig, TrainConfig, all_runs, variants
 from fairat.data import DATASETS, resolve_options
 from fairat.eps import format_eps, parse_eps
 from fairat.methods import METHODS
+from fairat.methods.base import parse_dataclass
 from fairat.models import MODELS, model_kwargs
 from fairat.suite import SUITES
 from fairat.variants import Variant
@@ -47,16 +48,22 @@ def load_workflow_config(
 
     validate(config, str(schema))
     by_name = variants(config)
-    return by_name, check_workflow_config(config)
+    return by_name, check_workflow_config(config, by_name)
 
 
-def check_workflow_config(config: dict) -> list[RunConfig]:
-    """Check the (schema-validated) config; return every run it asks for."""
+def check_workflow_config(
+    config: dict, by_name: dict[str, Variant] | None = None
+) -> list[RunConfig]:
+    """Check the (schema-validated) config; return every run it asks for. ``by_name`` holds
+    the config's expanded variants when the caller has them."""
     _check_unique(config)
     _check_eps(config)
     _check_data(config)
     _check_model_args(config)
-    runs = all_runs(config)  # variants, hyper-parameter types and ranges, train settings
+    # the top-level train block alone first, so that its errors name train.<field> rather than
+    # the first run that inherits it
+    parse_dataclass(TrainConfig, config.get("train", {}), where="train")
+    runs = all_runs(config, by_name)  # variants, hyper-parameter types and ranges, train settings
     for run in runs:
         METHODS.get(run.method).check_epochs(
             run.params(), run.train.epochs, where=f"methods.{run.name}"

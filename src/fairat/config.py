@@ -271,7 +271,6 @@ def resolve_run(
     if run not in runs:
         raise ValueError(f"methods: no run named {run!r}; runs: {', '.join(runs)}")
     variant = runs[run]
-    parse_dataclass(TrainConfig, config.get("train", {}), where="train")  # its own errors first
     train = parse_dataclass(
         TrainConfig,
         {**config.get("train", {}), **variant.train},
@@ -300,9 +299,10 @@ def resolve_run(
     return run
 
 
-def all_runs(config: dict) -> list[RunConfig]:
-    """Every run the config asks for; resolving them checks every method's hyper-parameters."""
-    runs = variants(config)
+def all_runs(config: dict, runs: dict[str, Variant] | None = None) -> list[RunConfig]:
+    """Every run the config asks for; resolving them checks every method's hyper-parameters.
+    ``runs`` saves expanding the config's variants again."""
+    runs = variants(config) if runs is None else runs
     return [
         resolve_run(config, dataset=d, model=m, run=k, eps=e, seed=s, runs=runs)
         for d in config["datasets"]

@@ -77,10 +77,18 @@ def plot_classwise_robust(
     return attack
 
 
+def class_grid(df: pd.DataFrame, runs: list[str], classes: list[str]) -> pd.DataFrame:
+    """Accuracy (%) as the mean over seeds, a row per run and a column per class (as strings);
+    a class without test samples is NaN. The heatmaps here and in paper_figures share it."""
+    df = df.assign(accuracy=df["accuracy"].where(df["n"] > 0), **{"class": df["class"].astype(str)})
+    grid = df.groupby(["run", "class"], sort=False)["accuracy"].mean().unstack("class")
+    return grid.reindex(index=runs, columns=classes) * 100
+
+
 def _heatmaps(df: pd.DataFrame, panels: list[str], attack: str) -> plt.Figure:
     """Class by run, robust accuracy (%) in each cell, mean over seeds; worst class outlined."""
     runs = list(dict.fromkeys(df["run"]))
-    classes = list(dict.fromkeys(df["class"]))
+    classes = [str(c) for c in dict.fromkeys(df["class"])]
     fig, axes = plt.subplots(
         1,
         len(panels),
@@ -89,14 +97,7 @@ def _heatmaps(df: pd.DataFrame, panels: list[str], attack: str) -> plt.Figure:
         constrained_layout=True,
     )
     for ax, panel in zip(axes.flat, panels, strict=True):
-        table = (
-            df[df["panel"] == panel]
-            .groupby(["run", "class"], sort=False)["accuracy"]
-            .mean()
-            .unstack()
-            .reindex(index=runs, columns=classes)
-            * 100
-        )
+        table = class_grid(df[df["panel"] == panel], runs, classes)
         sns.heatmap(
             table,
             ax=ax,
@@ -133,9 +134,10 @@ def _distributions(df: pd.DataFrame, panels: list[str], attack: str) -> plt.Figu
         constrained_layout=True,
     )
     for ax, panel in zip(axes.flat, panels, strict=True):
-        means = (
-            df[df["panel"] == panel].groupby(["run", "class"], sort=False)["accuracy"].mean() * 100
-        ).reset_index()
+        block = df[df["panel"] == panel]
+        classes = [str(c) for c in dict.fromkeys(block["class"])]
+        grid = class_grid(block, runs, classes)
+        means = grid.stack().rename("accuracy").reset_index()  # a row per run and class
         sns.violinplot(
             data=means,
             x="accuracy",

@@ -31,6 +31,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from fairat.checkpoint import atomic_write  # noqa: E402
 from fairat.eps import eps_tag, parse_eps  # noqa: E402
+from fairat.figures import class_grid  # noqa: E402
 from fairat.tables import robust_attack, run_summaries  # noqa: E402
 
 KINDS = ("heatmap", "eps", "tradeoff", "epochs")
@@ -170,16 +171,8 @@ def plot_heatmap(
     df = _select(
         classwise, dataset=dataset, model=model, eps=eps, checkpoint=checkpoint, attack=attack
     ).copy()
-    df.loc[df["n"] <= 0, "accuracy"] = np.nan
     methods, classes = _methods(df), [str(c) for c in dict.fromkeys(df["class"])]
-    grid = (
-        df.assign(**{"class": df["class"].astype(str)})
-        .groupby(["run", "class"])["accuracy"]
-        .mean()
-        .unstack("class")
-        .reindex(index=methods, columns=classes)
-        * 100
-    )
+    grid = class_grid(df, methods, classes)
     annotate = len(classes) <= 16
     with plt.rc_context(style()):
         fig, ax = plt.subplots(figsize=(WIDTH, 0.9 + 0.2 * len(methods)))
