@@ -12,6 +12,11 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# Each config works in its own directory (`workdir`, default: where snakemake runs): its data,
+# results, logs, resume states and Snakemake's metadata never mix with another config's.
+workdir: config.get("workdir", ".")
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

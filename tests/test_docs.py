@@ -21,11 +21,11 @@ TESTED = {
     r"make test-slurm": ".ci/run",
     r"\.venv/bin/snakemake --cores all --configfile \S+": "tests/test_workflow.py (tiny config)",
     r"\.venv/bin/snakemake -n --configfile \S+": "tests/test_configs.py",
-    r"\.venv/bin/snakemake --profile slurm --configfile \S+": "tests/test_profiles.py, tests/slurm",
-    r"snakemake --cores all --rerun-triggers code params input software-env "
-    r"--max-checksum-file-size 1GB": "tests/test_dvc.py (the stage command)",
-    r"dvc (remote add -d \S+ \S+|repro|push|pull|metrics show|metrics diff|params diff|"
-    r"plots show)": "tests/test_dvc.py",
+    r"(\.venv/bin/)?snakemake --profile slurm --configfile \S+": "tests/test_profiles.py, tests/slurm",
+    r"snakemake --configfile config/config.yaml --cores all --rerun-triggers code params input "
+    r"software-env --max-checksum-file-size 1GB": "tests/test_dvc.py (the stage command)",
+    r"dvc (remote add -d \S+ \S+|(repro|push|pull|commit -f|status) pipeline@\S+|"
+    r"metrics show|metrics diff|params diff|plots show|stage list)": "tests/test_dvc.py",
     r'git add \S+ && git commit -m "[^"]+"': "tests/test_dvc.py",
 }
 

@@ -1,14 +1,16 @@
 """DVC on top of the workflow: push from one clone, pull into a fresh one, and nothing retrains.
 
 The project's files (tracked and new, as ``git ls-files`` sees them) are committed to a
-temporary git repository with the tiny config as config/config.yaml; ``dvc repro`` runs the
-pipeline there and ``dvc push`` sends its outputs to a local-directory remote. A fresh
-``git clone`` then pulls them, its files' mtimes are set to the worst order for Snakemake
-(every job's inputs newer than its outputs), and the test shows that neither ``dvc repro`` nor
-the documented Snakemake command reruns a job, that without the versioned Snakemake metadata
-(or with input checksums for tiny files only) the same command would retrain every run, and
-that changing one method's hyper-parameter retrains that method's runs only (and re-evaluates
-and re-aggregates them).
+temporary git repository with the tiny config as config/config.yaml and a second, smaller
+config (config/second.yaml, its own workdir) given its stage in dvc.yaml's ``foreach``;
+``dvc repro`` runs both stages there and ``dvc push`` sends their outputs to a local-directory
+remote. A fresh ``git clone`` then pulls one config, then the other, its files' mtimes are set
+to the worst order for Snakemake (every job's inputs newer than its outputs), and the test shows
+that neither ``dvc repro`` nor the documented Snakemake command reruns a job, that without the
+versioned Snakemake metadata (or with input checksums for tiny files only) the same command
+would retrain every run, and that changing one method's hyper-parameter retrains that method's
+runs of that config only (and re-evaluates and re-aggregates them), leaving the other config's
+outputs as they were.
 """
 
 from __future__ import annotations
@@ -69,8 +71,29 @@ def test_metrics_json_nests_the_summary_means():
     json.dumps(metrics, allow_nan=False)  # plain JSON: NaN would have become null
 
 
-def stage_command() -> str:
-    return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["pipeline"]["cmd"]
+STAGES = ("pipeline@config", "pipeline@second")
+
+
+def stage_command(config: str = "config") -> str:
+    """dvc.yaml's command for one config, as DVC expands it (``${key}``, folded lines)."""
+    cmd = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["pipeline"]["do"]["cmd"]
+    return " ".join(cmd.replace("${key}", config).split())
+
+
+def test_every_shipped_config_has_its_stage_and_its_own_workdir():
+    items = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["pipeline"]["foreach"]
+    configs = {p.stem: yaml.safe_load(p.read_text()) for p in (REPO / "config").glob("*.yaml")}
+    assert set(items) == set(configs), "one dvc.yaml stage per config/*.yaml"
+    for name, config in configs.items():
+        prefix = items[name]["prefix"]
+        assert prefix == "" or prefix.endswith("/"), (name, prefix)
+        assert Path(prefix or ".") == Path(config.get("workdir", ".")), name
+    workdirs = [Path(item["prefix"] or ".") for item in items.values()]
+    assert len(set(workdirs)) == len(workdirs)
+    for a in workdirs:  # no config's workdir lies inside another's outputs
+        outputs = [a / "data", a / "results", a / ".snakemake", a / "logs"]
+        for b in workdirs:
+            assert not any(out == b or out in b.parents for out in outputs), (a, b)
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
@@ -99,28 +122,37 @@ def run(args: list[str] | str, cwd: Path, env: dict) -> str:
     return output
 
 
-def write_origin(origin: Path, config: dict) -> None:
+def write_origin(origin: Path, config: dict, second: dict) -> None:
+    """The project with ``config`` as the default config and ``second`` as config/second.yaml,
+    whose stage is added to dvc.yaml's ``foreach`` as a shipped config's would be."""
     checkout(origin)
     (origin / "config/config.yaml").write_text(yaml.safe_dump(config))
+    (origin / "config/second.yaml").write_text(yaml.safe_dump(second))
+    dvc = yaml.safe_load((origin / "dvc.yaml").read_text())
+    dvc["stages"]["pipeline"]["foreach"]["second"] = {"prefix": f"{second['workdir']}/"}
+    (origin / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False))
 
 
-def snapshot(root: Path) -> dict[str, tuple[str, int]]:
-    """sha256 and mtime (ns) of every file under results/runs."""
+def snapshot(root: Path, under: str = "results/runs") -> dict[str, tuple[str, int]]:
+    """sha256 and mtime (ns) of every file under ``root / under``."""
     return {
         str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-        for p in sorted((root / "results/runs").rglob("*"))
+        for p in sorted((root / under).rglob("*"))
         if p.is_file()
     }
 
 
-def shuffle_mtimes(clone: Path) -> None:
-    """The worst mtime order for Snakemake's "input newer than output" rule: the sources an
-    hour old (as if cloned then), the prepared data newest, the checkpoints older, and the
-    evaluations, tables, figures and metrics oldest."""
+def shuffle_mtimes(clone: Path, workdirs: tuple[str, ...] = ("", "workspaces/second/")) -> None:
+    """The worst mtime order for Snakemake's "input newer than output" rule, in each config's
+    workdir: the sources an hour old (as if cloned then), the prepared data newest, the
+    checkpoints older, and the evaluations, tables, figures and metrics oldest (but newer than
+    the sources, which git wrote before the pull)."""
     now = time.time()
-    stamps = {".": now - 3600, "data": now - 10, "results/runs": now - 20}
-    for top in ("results/eval", "results/tables", "results/figures", "results/metrics.json"):
-        stamps[top] = now - 30
+    stamps = {".": now - 3600}
+    for w in workdirs:
+        stamps |= {f"{w}data": now - 10, f"{w}results/runs": now - 20}
+        for top in ("eval", "tables", "figures", "metrics.json"):
+            stamps[f"{w}results/{top}"] = now - 30
     for top, stamp in stamps.items():
         root = clone / top
         for path in [root] if root.is_file() else root.rglob("*"):
@@ -157,8 +189,10 @@ def test_pull_reproduces_without_retraining_and_a_change_retrains_one_method(tmp
     config["seeds"] = [0]
     config["evaluation"]["checkpoints"] = ["last"]
     config["theory"] = {"n_train": 200, "n_test": 2000, "n_trials": 2}
+    # the second config: pgd_at alone, in its own workdir, as each paper config has
+    second = {**config, "workdir": "workspaces/second", "methods": {"pgd_at": {"steps": 2}}}
     origin, clone, remote = tmp_path / "origin", tmp_path / "clone", tmp_path / "remote"
-    write_origin(origin, config)
+    write_origin(origin, config, second)
     for args in (
         "git init -q -b main",
         "git config user.name fairat-test",
@@ -168,28 +202,44 @@ def test_pull_reproduces_without_retraining_and_a_change_retrains_one_method(tmp
         "git commit -q -m project",
     ):
         run(args, origin, env)
+    stages = " ".join(STAGES)
+    listed = run("dvc stage list", origin, env)
+    assert all(f"pipeline@{p.stem}" in listed for p in (REPO / "config").glob("*.yaml"))
 
-    # the origin: run the pipeline through DVC, push its outputs, commit dvc.lock
-    run("dvc repro", origin, env)
-    run("dvc push", origin, env)
+    # the origin: the default config through DVC; the second as a cluster would run it,
+    # Snakemake first, then `dvc commit` (docs/dvc.md); push both, commit dvc.lock
+    run("dvc repro pipeline@config", origin, env)
+    run(stage_command("second"), origin, env)
+    run("dvc commit -f pipeline@second", origin, env)
+    run(f"dvc push {stages}", origin, env)
     run("git add -A", origin, env)
     run("git commit -q -m results", origin, env)
     assert run("git ls-files dvc.lock", origin, env).strip() == "dvc.lock"
-    lock = yaml.safe_load((origin / "dvc.lock").read_text())["stages"]["pipeline"]
+    locked = yaml.safe_load((origin / "dvc.lock").read_text())["stages"]
+    assert set(locked) == set(STAGES)  # the paper configs' stages did not run
+    lock = locked["pipeline@config"]
     assert {o["path"] for o in lock["outs"]} >= {"results/runs", ".snakemake/metadata"}
+    outs = {o["path"] for o in locked["pipeline@second"]["outs"]}
+    assert outs >= {"workspaces/second/results/runs", "workspaces/second/.snakemake/metadata"}
+    assert not (origin / "workspaces/second/results/runs/digits/cnn_small/trades").exists()
     plots = run("dvc plots show --json", origin, env)
     assert '"errors"' not in plots and "per_class_accuracy" in plots
 
-    # a fresh clone pulls everything; its mtimes are whatever the checkout gave, made worst
+    # a fresh clone pulls one config: only its outputs arrive
     run(["git", "clone", "-q", str(origin), str(clone)], tmp_path, env)
-    run("dvc pull", clone, env)
+    run("dvc pull pipeline@config", clone, env)
     assert (clone / f"{RUNS}/pgd_at/eps16_255/seed0/last.pt").is_file()
+    assert not (clone / "workspaces").exists()
+    run("dvc pull pipeline@second", clone, env)
+    assert (clone / f"workspaces/second/{RUNS}/pgd_at/eps16_255/seed0/last.pt").is_file()
     assert not (clone / "logs").exists()
+    # its mtimes are whatever the checkout gave, made worst
     shuffle_mtimes(clone)
     before = snapshot(clone)
+    second_before = snapshot(clone, "workspaces/second/results")
 
     # DVC sees nothing changed and runs nothing
-    assert "didn't change, skipping" in run("dvc repro", clone, env)
+    assert run(f"dvc repro {stages}", clone, env).count("didn't change, skipping") == 2
     metrics = run("dvc metrics show", clone, env)
     assert "results/metrics.json" in metrics and "pgd_at" in metrics
 
@@ -197,6 +247,7 @@ def test_pull_reproduces_without_retraining_and_a_change_retrains_one_method(tmp
     cmd = stage_command()
     assert "Nothing to be done" in run(f"{cmd} -n", clone, env)
     assert "Nothing to be done" in run(cmd, clone, env)
+    assert "Nothing to be done" in run(stage_command("second"), clone, env)
     assert not (clone / "logs").exists() and snapshot(clone) == before
 
     # the controls: with checksums only for files smaller than these, or without the pulled
@@ -215,14 +266,17 @@ def test_pull_reproduces_without_retraining_and_a_change_retrains_one_method(tmp
     dry = run(f"{cmd} -n --configfile {tmp_path / 'trades.yaml'}", clone, env)
     assert planned(dry, "train") == {"trades", "frl_rw"}
 
-    # one method's hyper-parameter changes: DVC sees the param, Snakemake retrains that method
+    # one method's hyper-parameter changes in the default config: DVC sees the param,
+    # Snakemake retrains that method of that config; the second config is left as it was
     config["methods"]["pgd_at"]["steps"] = 3
     (clone / "config/config.yaml").write_text(yaml.safe_dump(config))
     assert "methods.pgd_at.steps" in run("dvc params diff", clone, env)
-    run("dvc repro", clone, env)
+    run(f"dvc repro {stages}", clone, env)
     assert logged(clone, "train") == {"pgd_at"}
     assert logged(clone, "evaluate") == {"pgd_at"}
     assert (clone / "logs/aggregate/summary.log").exists()  # re-aggregated
+    assert snapshot(clone, "workspaces/second/results") == second_before
+    assert not (clone / "workspaces/second/logs").exists()
     after = snapshot(clone)
     assert after.keys() == before.keys()
     retrained = {path for path in before if after[path] != before[path]}
@@ -231,4 +285,5 @@ def test_pull_reproduces_without_retraining_and_a_change_retrains_one_method(tmp
     assert after[last][0] != before[last][0]  # new weights, not just a new mtime
     diff = run("dvc metrics diff", clone, env)  # only the metrics that changed
     assert "pgd_at" in diff and "frl_rw" not in diff
-    assert "up to date" in run("dvc status", clone, env)
+    assert "workspaces/second" not in diff
+    assert "up to date" in run(f"dvc status {stages}", clone, env)

@@ -28,6 +28,7 @@ SWEPT = {
 SWEEP_VARIANTS = list(dict.fromkeys(m["variant"] for m in SWEPT.values()))
 
 DATA = config["data_dir"]
+RAW = config["raw_dir"] or f"{DATA}/raw"
 RESULTS = config["results_dir"]
 RUN = "{dataset}/{model}/{run}/eps{eps}/seed{seed}"
 CHECKPOINTS = config["evaluation"].get("checkpoints", ["last", "best"])

@@ -7,6 +7,6 @@ rule prepare_data:
         "../envs/fairat.yaml"
     params:
         settings=lambda w: data_settings(config, w.dataset),
-        raw=lambda w: f"{DATA}/raw/{w.dataset}",
+        raw=lambda w: f"{RAW}/{w.dataset}",
     script:
         "../../scripts/prepare_data.py"
