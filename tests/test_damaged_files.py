@@ -8,6 +8,7 @@ import logging
 import os
 import re
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -87,10 +88,14 @@ def test_a_damaged_resume_state_is_moved_aside_and_the_run_starts_over(digits, t
     state = tmp_path / "resume" / f"{run.key()}.pt"
     state.parent.mkdir()
     state.write_bytes(b"half a checkpoint")
-    history = train(run, digits, tmp_path / "out", tmp_path / "resume", progress=False)
+    history = pd.DataFrame(
+        train(run, digits, tmp_path / "out", tmp_path / "resume", progress=False)
+    )
     assert list(history["epoch"]) == [1, 2]
     assert (state.parent / f"{state.name}.damaged").read_bytes() == b"half a checkpoint"
-    straight = train(run, digits, tmp_path / "straight", tmp_path / "r2", progress=False)
+    straight = pd.DataFrame(
+        train(run, digits, tmp_path / "straight", tmp_path / "r2", progress=False)
+    )
     a, b = load_torch(tmp_path / "out/last.pt"), load_torch(tmp_path / "straight/last.pt")
     assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items())
     assert straight["val_robust_avg"].tolist() == history["val_robust_avg"].tolist()

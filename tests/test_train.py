@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 import torch
 from helpers import Crash, crash_after, digits_context
@@ -17,7 +18,9 @@ from fairat.train import lr_factor, selection_score, train, validate
 
 def test_outputs_and_checkpoint_contents(digits, tiny_run, tmp_path):
     run = tiny_run("trades", epochs=2)
-    history = train(run, digits, tmp_path / "out", tmp_path / "resume", progress=False)
+    history = pd.DataFrame(
+        train(run, digits, tmp_path / "out", tmp_path / "resume", progress=False)
+    )
     assert list(history["epoch"]) == [1, 2]
     for name in ("last.pt", "best.pt", "history.csv", "method_state.csv", "config.json"):
         assert (tmp_path / "out" / name).exists()
@@ -47,7 +50,9 @@ def test_interrupted_run_resumes_bit_identically(digits, tiny_run, tmp_path):
         )
     assert not (tmp_path / "resumed" / "last.pt").exists()  # nothing half-written
     assert len(list((tmp_path / "r2").glob("*.pt"))) == 1
-    history = train(run, digits, tmp_path / "resumed", tmp_path / "r2", progress=False)
+    history = pd.DataFrame(
+        train(run, digits, tmp_path / "resumed", tmp_path / "r2", progress=False)
+    )
     assert list(history["epoch"]) == [1, 2, 3]
 
     a = load_torch(tmp_path / "straight" / "last.pt")
@@ -151,7 +156,7 @@ def test_selection_rule_and_its_tie_breaks():
 def test_natural_training_selects_best_on_worst_class_clean_accuracy(digits, tiny_run, tmp_path):
     """Natural's robust accuracy is 0 in every epoch: selecting on it would pick by ties."""
     run = tiny_run("natural", epochs=4, lr=0.05, batch_size=64)
-    history = train(run, digits, tmp_path, tmp_path / "resume", progress=False)
+    history = pd.DataFrame(train(run, digits, tmp_path, tmp_path / "resume", progress=False))
     best = load_torch(tmp_path / "best.pt")
     assert best["selects_on"] == "clean"
     assert list(history["select_worst"]) == list(history["val_clean_worst"])
@@ -185,7 +190,7 @@ def test_cfa_best_is_selected_by_validating_the_averaged_weights_it_saves(
         tiny_run("cfa", epochs=4),
         method_params={"steps": 2, "warmup_epoch": 1, "fawa_threshold": 0.0},
     )
-    history = train(run, digits, tmp_path, tmp_path / "resume", progress=False)
+    history = pd.DataFrame(train(run, digits, tmp_path, tmp_path / "resume", progress=False))
     # from the first epoch on, the average exists and differs from the current model
     assert (history["select_worst"] != history["val_robust_worst"]).any() or (
         history["select_avg"] != history["val_robust_avg"]

@@ -24,10 +24,15 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported inside the functions that need it: the table and figure jobs write through
+# this module and would otherwise spend seconds of start-up importing torch for nothing.
 
 
 class DamagedFileError(RuntimeError):
@@ -87,12 +92,16 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
 
 
 def save_torch(obj: Any, path: str | Path) -> None:
+    import torch
+
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_torch(path: str | Path, device: str | torch.device = "cpu") -> Any:
     """Load a checkpoint with ``weights_only=True`` (tensors and plain containers only); raise
     :class:`DamagedFileError` or :class:`UnsafeFileError` naming the file."""
+    import torch
+
     path = Path(path)
     if path.exists() and not zipfile.is_zipfile(path):
         size = path.stat().st_size
@@ -147,6 +156,8 @@ def save_text(text: str, path: str | Path) -> None:
 
 def rng_state() -> dict[str, Any]:
     """Python, NumPy and torch RNG states as tensors and plain containers (weights_only-safe)."""
+    import torch
+
     np_state = np.random.get_state()
     state = {
         "python": random.getstate(),
@@ -159,6 +170,8 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    import torch
+
     version, keys, *rest = state["python"]
     random.setstate((version, tuple(keys), *rest))
     name, keys, pos, has_gauss, cached = state["numpy"]

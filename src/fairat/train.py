@@ -16,6 +16,8 @@ uninterrupted one bit for bit on the CPU.
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import math
 import random
 import sys
@@ -25,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -106,8 +107,9 @@ def train(
     init_checkpoint: str | Path | None = None,
     progress: bool = True,
     after_epoch: Callable[[int], None] | None = None,
-) -> pd.DataFrame:
-    """Train one run and write its outputs to ``out_dir``; returns the per-epoch history.
+) -> list[dict[str, float]]:
+    """Train one run and write its outputs to ``out_dir``; returns the per-epoch history, one
+    dict per epoch (the rows of history.csv).
 
     ``after_epoch(epoch)`` is called once the epoch's resume state is saved (tests use it to
     simulate a crash).
@@ -222,10 +224,24 @@ def train(
             after_epoch(epoch)
 
     _write_outputs(out_dir, run, raw_model, optimizer, scheduler, method, best)
-    save_text(pd.DataFrame(method_state).to_csv(index=False), out_dir / "method_state.csv")
-    save_text(pd.DataFrame(history).to_csv(index=False), out_dir / "history.csv")
+    save_text(csv_text(method_state), out_dir / "method_state.csv")
+    save_text(csv_text(history), out_dir / "history.csv")
     state_path.unlink(missing_ok=True)
-    return pd.DataFrame(history)
+    return history
+
+
+def csv_text(rows: list[dict]) -> str:
+    """``rows`` as CSV text, columns in first-seen order (the csv module, not pandas: a
+    training job need not import pandas, and this keeps its start-up short)."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:  # NaN as an empty field, as pandas writes it
+        writer.writerow(
+            {k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+        )
+    return out.getvalue()
 
 
 def train_epoch(
