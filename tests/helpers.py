@@ -194,3 +194,15 @@ def assert_resumes_bit_identically(run: RunConfig, digits: SplitData, tmp: Path,
     state = "method_state.csv"
     assert (tmp / "straight" / state).read_text() == (tmp / "resumed" / state).read_text()
     return a, b
+
+
+def squeeze(markdown: str) -> str:
+    """Markdown with each pipe-table row's padding removed (``| a | b |``), so that a test can
+    look for a row whatever the column widths tabulate chose."""
+
+    def row(line: str) -> str:
+        if not line.startswith("|"):
+            return line
+        return "| " + " | ".join(c.strip() for c in line.strip().strip("|").split("|")) + " |"
+
+    return "\n".join(row(line) for line in markdown.split("\n"))

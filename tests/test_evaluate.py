@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import squeeze
 from scipy.stats import t as scipy_t
 
 from fairat.config import EvalConfig
@@ -235,7 +236,7 @@ def test_classwise_rows_and_summary_on_hand_made_numbers():
     assert row["average_mean"] == pytest.approx(0.6) and row["average_std"] == pytest.approx(0.0)
     assert row["worst_mean"] == pytest.approx(0.5)
     assert row["worst_std"] == pytest.approx(np.std([0.4, 0.6], ddof=1))
-    md = summary_markdown(summary)
+    md = squeeze(summary_markdown(summary))
     assert "| pgd_at | 60.00 ± 0.00 | 50.00 ± 14.14 |" in md
     tex = summary_latex(summary)
     assert r"\toprule" in tex and r"50.00 $\pm$ 14.14" in tex and r"pgd\_at" in tex
@@ -270,7 +271,7 @@ def test_summary_names_attacks_that_cover_a_subset():
         "pgd20": 15,
         "autoattack": 6,
     }
-    md = summary_markdown(summary)
+    md = squeeze(summary_markdown(summary))
     assert "Subsets: `autoattack` on 6 of 15 test samples, 1 of 2 seeds.\n" in md
     assert md.count("Subsets:") == 1
     full = summary[summary["attack"] != "autoattack"]
@@ -468,7 +469,7 @@ def test_summary_rho_and_paired_against_trades():
     worst = paired[(paired["attack"] == "worst_case") & (paired["metric"] == "worst")].iloc[0]
     assert worst["run"] == "dafa" and worst["n_pairs"] == 2
     assert worst["mean_diff"] == pytest.approx(0.11)
-    md = summary_markdown(summary, paired)
+    md = squeeze(summary_markdown(summary, paired))
     # the headline table first: clean and robust, mean ± 95 % CI half-width over the two seeds
     head = "| run | clean avg | clean worst | robust avg | robust worst | rho_nat | rho_rob |"
     assert md.index(head) < md.index("Per attack")
@@ -502,7 +503,7 @@ def test_summary_leaves_out_attacks_a_block_did_not_run_and_never_prints_nan():
     table = pd.DataFrame(
         rows("last", ["clean", "autoattack"]) + rows("best", ["clean"]), columns=CLASSWISE_COLUMNS
     )
-    md = summary_markdown(summary_table(table))
+    md = squeeze(summary_markdown(summary_table(table)))
     best = md[md.index("checkpoint best") :]
     assert "autoattack avg" not in best and "Not run on these checkpoints: `autoattack`" in best
     assert "autoattack avg" in md[: md.index("checkpoint best")]

@@ -16,7 +16,7 @@ import psutil
 import pytest
 import torch
 import yaml
-from helpers import run_snakemake, snakemake_args
+from helpers import run_snakemake, snakemake_args, squeeze
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def test_workflow_end_to_end(tiny_workflow):
     # rho against trades, the default baseline, which frl_rw also fine-tunes
     assert set(summary["baseline"]) == {"trades"} and (summary["rho_seeds"] == 2).all()
     assert {"rho_nat", "rho_rob", "average_ci95", "sanity_warnings"} <= set(summary.columns)
-    md = (tmp_path / "results/tables/summary.md").read_text()
+    md = squeeze((tmp_path / "results/tables/summary.md").read_text())
     assert "| natural |" in md and "| pgd_at |" in md and "clean worst" in md
     assert r"\toprule" in (tmp_path / "results/tables/summary.tex").read_text()
     assert (tmp_path / "results/figures/classwise_robust.png").stat().st_size > 10_000
@@ -95,7 +95,7 @@ def test_workflow_end_to_end(tiny_workflow):
     assert "w0_0" in frl_state.read_text()
 
     # paper-style tables and figures
-    trix = (tmp_path / "results/tables/paper/trix.md").read_text()
+    trix = squeeze((tmp_path / "results/tables/paper/trix.md").read_text())
     assert "| frl_rw |" in trix and "**" in trix  # a row per method, best values in bold
     assert r"\textbf" in (tmp_path / "results/tables/paper/table1.tex").read_text()
     assert list((tmp_path / "results/figures/paper").glob("heatmap_*.pdf"))
@@ -307,7 +307,7 @@ def test_variants_sweeps_and_baselines_end_to_end(variants_workflow):
     paired = pd.read_csv(results / "tables/paired.csv")
     assert set(paired["run"]) == {"trix-dafa_lam0.5", "trix-dafa_lam1.5"}
     assert set(paired["baseline"]) == {"trades_long"}
-    md = (results / "tables/summary.md").read_text()
+    md = squeeze((results / "tables/summary.md").read_text())
     assert "| trix-dafa_lam1.5 | trix |" in md and "trades_long (2)" in md
 
     # the sensitivity table and figure put the swept values side by side
@@ -324,7 +324,7 @@ def test_variants_sweeps_and_baselines_end_to_end(variants_workflow):
     assert {"trix-dafa_lam0p5", "trix-dafa_lam1p5", "trades_long"} <= set(
         metrics["digits"]["cnn_small"]
     )
-    trix_md = (results / "tables/paper/trix.md").read_text()
+    trix_md = squeeze((results / "tables/paper/trix.md").read_text())
     assert "trix-dafa_lam0.5 vs `trades_long`" in trix_md
 
 

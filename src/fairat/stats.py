@@ -32,7 +32,8 @@ class SeedSummary:
 
 
 def seed_summary(values: np.ndarray | list[float]) -> SeedSummary:
-    """Summary of one quantity over seeds; std and ci95 are NaN with fewer than two seeds."""
+    """Summary of one quantity over seeds; std and ci95 are NaN with fewer than two seeds. The
+    interval is ``scipy.stats.t.interval`` around the mean with the standard error ``sem``."""
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
     n = len(v)
@@ -41,8 +42,10 @@ def seed_summary(values: np.ndarray | list[float]) -> SeedSummary:
     if n == 1:
         return SeedSummary(1, float(v[0]), math.nan, math.nan)
     std = float(v.std(ddof=1))
-    half = float(st.t.ppf(0.975, df=n - 1) * std / math.sqrt(n))
-    return SeedSummary(n, float(v.mean()), std, half)
+    if std == 0:
+        return SeedSummary(n, float(v.mean()), 0.0, 0.0)
+    lo, hi = st.t.interval(0.95, df=n - 1, loc=v.mean(), scale=st.sem(v))
+    return SeedSummary(n, float(v.mean()), std, float(hi - lo) / 2)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,9 @@ class PairedComparison:
 
 
 def paired_comparison(method: dict[int, float], baseline: dict[int, float]) -> PairedComparison:
-    """Compare per-seed values ``{seed: value}`` of a method against a baseline on shared seeds."""
+    """Compare per-seed values ``{seed: value}`` of a method against a baseline on shared seeds:
+    ``scipy.stats.ttest_rel`` for t and p, :func:`seed_summary` of the differences for the
+    interval (the same t-interval ``ttest_rel(...).confidence_interval()`` gives)."""
     seeds = sorted(set(method) & set(baseline))
     diffs = np.array([method[s] - baseline[s] for s in seeds], dtype=np.float64)
     n = len(diffs)
@@ -67,6 +72,7 @@ def paired_comparison(method: dict[int, float], baseline: dict[int, float]) -> P
     summary = seed_summary(diffs)
     if n < 2 or summary.std == 0:
         return PairedComparison(n, summary.mean, summary.ci95, math.nan, math.nan)
-    t = summary.mean / (summary.std / math.sqrt(n))
-    p = float(2 * st.t.sf(abs(t), df=n - 1))
-    return PairedComparison(n, summary.mean, summary.ci95, float(t), p)
+    test = st.ttest_rel([method[s] for s in seeds], [baseline[s] for s in seeds])
+    return PairedComparison(
+        n, summary.mean, summary.ci95, float(test.statistic), float(test.pvalue)
+    )
