@@ -471,7 +471,10 @@ def test_summary_rho_and_paired_against_trades():
     assert worst["mean_diff"] == pytest.approx(0.11)
     md = squeeze(summary_markdown(summary, paired))
     # the headline table first: clean and robust, mean ± 95 % CI half-width over the two seeds
-    head = "| run | clean avg | clean worst | robust avg | robust worst | rho_nat | rho_rob |"
+    head = (
+        "| run | clean avg | clean worst | robust avg | robust worst "
+        "| robust worst [95% seeds+samples] | rho_nat | rho_rob |"
+    )
     assert md.index(head) < md.index("Per attack")
     half = scipy_t.ppf(0.975, 1) * np.std([0.3, 0.32], ddof=1) / np.sqrt(2) * 100
     assert f"| dafa | 76.00 ± {half:.2f} | 71.00 ± {half:.2f} | 41.00 ± {half:.2f} |" in md

@@ -80,8 +80,23 @@ def test_workflow_end_to_end(tiny_workflow):
     # rho against trades, the default baseline, which frl_rw also fine-tunes
     assert set(summary["baseline"]) == {"trades"} and (summary["rho_seeds"] == 2).all()
     assert {"rho_nat", "rho_rob", "average_ci95", "sanity_warnings"} <= set(summary.columns)
+    # the two-level (seeds, then test samples) interval of the mean worst-class accuracy
+    assert (summary["worst_ci95_lo"] <= summary["worst_mean"] + 1e-12).all()
+    assert (summary["worst_mean"] <= summary["worst_ci95_hi"] + 1e-12).all()
     md = squeeze((tmp_path / "results/tables/summary.md").read_text())
     assert "| natural |" in md and "| pgd_at |" in md and "clean worst" in md
+    assert "robust worst [95% seeds+samples]" in md and "`worst_ci95_lo`" in md
+    # the class-stratified bootstrap over test samples: 3 statistics per classwise block
+    boot = pd.read_csv(tmp_path / "results/tables/bootstrap.csv")
+    assert len(boot) == 3 * len(classwise) // 10
+    assert (
+        set(boot["statistic"]) == {"average", "worst", "gap"} and (boot["replicates"] == 1000).all()
+    )
+    assert (boot["ci95_lo"] <= boot["ci95_hi"]).all()
+    frequency = pd.read_csv(tmp_path / "results/tables/worst_class_frequency.csv")
+    assert len(frequency) == len(classwise)
+    sums = frequency.groupby(["run", "seed", "checkpoint", "attack"])["frequency"].sum()
+    assert np.allclose(sums, 1)
     assert r"\toprule" in (tmp_path / "results/tables/summary.tex").read_text()
     assert (tmp_path / "results/figures/classwise_robust.png").stat().st_size > 10_000
     assert (tmp_path / "logs/train/digits/cnn_small/pgd_at/eps16_255/seed0.log").exists()

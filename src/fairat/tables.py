@@ -4,8 +4,9 @@
 ``run`` is the run name of the config (a variant, :mod:`fairat.variants`) and ``method`` the
 registered method it runs. The summary averages over classes within a run (average, worst
 class), then reports the mean, standard deviation and 95 % confidence half-width of those
-run-level numbers over seeds, DAFA's rho against the run's baseline (METHODS.md section 9, on
-the seeds both have) and the number of evaluation sanity warnings.
+run-level numbers over seeds, a 95 % interval of the mean worst-class accuracy over seeds and
+test samples (:mod:`fairat.bootstrap`), DAFA's rho against the run's baseline (METHODS.md
+section 9, on the seeds both have) and the number of evaluation sanity warnings.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fairat.bootstrap import (
+    BOOTSTRAP_SAMPLES,
+    BOOTSTRAP_SEED,
+    seed_class_counts,
+    seed_class_interval,
+)
 from fairat.eps import eps_tag
 from fairat.stats import paired_comparison, rho, seed_summary
 
@@ -38,6 +45,7 @@ IDENTITY = ["dataset", "model", "run", "method", "eps", "seed", "checkpoint"]
 SANITY_COLUMNS = [*IDENTITY, "check", "detail"]
 RUN = ["dataset", "model", "run", "method", "eps", "checkpoint"]
 GROUP = [*RUN, "attack"]
+TWO_LEVEL = "[95% seeds+samples]"  # the headline column of the two-level bootstrap interval
 BASELINE = "trades"  # the default baseline run (fairat.variants.DEFAULT_BASELINE)
 
 
@@ -119,16 +127,28 @@ def summary_table(
     classwise: pd.DataFrame,
     sanity: pd.DataFrame | None = None,
     baselines: dict[str, str | None] | None = None,
+    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
+    bootstrap_seed: int = BOOTSTRAP_SEED,
 ) -> pd.DataFrame:
-    """Per dataset, model, run, eps, checkpoint and attack: statistics over seeds, rho against
-    the run's baseline (``baselines[run]``, default :func:`default_baselines`) on the seeds both
-    have (``rho_seeds`` of them), and the count of sanity warnings of the run's evaluations."""
+    """Per dataset, model, run, eps, checkpoint and attack: statistics over seeds (``worst_ci95``
+    the t-interval's half-width), the two-level bootstrap interval of the mean worst-class
+    accuracy over seeds and test samples (``worst_ci95_lo``, ``worst_ci95_hi``,
+    :func:`fairat.bootstrap.seed_class_interval`), rho against the run's baseline
+    (``baselines[run]``, default :func:`default_baselines`) on the seeds both have
+    (``rho_seeds`` of them), and the count of sanity warnings of the run's evaluations."""
     runs = run_summaries(classwise)
     if baselines is None:
         baselines = default_baselines(list(dict.fromkeys(runs["run"])))
+    blocks = classwise.groupby(GROUP, sort=False).indices  # rows of each block, for the bootstrap
+    columns = {c: classwise[c].to_numpy() for c in ("seed", "class", "accuracy", "n")}
     rows = []
     for key, block in runs.groupby(GROUP, sort=False):
         avg, worst = seed_summary(block["average"]), seed_summary(block["worst"])
+        at = blocks[key]
+        correct, n = seed_class_counts(
+            *(columns[c][at] for c in ("seed", "class", "accuracy", "n"))
+        )
+        lo, hi = seed_class_interval(correct, n, key, bootstrap_samples, bootstrap_seed)
         rows.append(
             {
                 **dict(zip(GROUP, key, strict=True)),
@@ -140,6 +160,8 @@ def summary_table(
                 "worst_mean": worst.mean,
                 "worst_std": worst.std,
                 "worst_ci95": worst.ci95,
+                "worst_ci95_lo": lo,
+                "worst_ci95_hi": hi,
             }
         )
     out = pd.DataFrame(rows)
@@ -263,6 +285,12 @@ def _cell(mean: float, std: float, scale: float = 100.0) -> str:
     return f"{mean * scale:.2f} ± {std * scale:.2f}"
 
 
+def _interval(lo: float, hi: float, scale: float = 100.0) -> str:
+    if pd.isna(lo) or pd.isna(hi):
+        return "–"
+    return f"[{lo * scale:.2f}, {hi * scale:.2f}]"
+
+
 def _number(value: float) -> str:
     return (
         "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
@@ -321,7 +349,15 @@ def summary_markdown(
         "half-width over seeds, then every attack (mean ± std over seeds). "
         "rho_nat and rho_rob: DAFA's rho against the run named in `baseline` (same dataset, "
         f"model and eps, means over the seeds both have), from clean and `{robust}` accuracy."
-        f"{over} sanity: evaluation warnings (see sanity.csv).\n"
+        f"{over} sanity: evaluation warnings (see sanity.csv).\n\n"
+        "Two intervals for worst-class accuracy: in the headline table `clean worst` and "
+        "`robust worst` are the mean ± the half-width of the 95 % t-interval over seeds "
+        "(`worst_ci95` in summary.csv), which leaves out the test-sample noise of every class; "
+        f"`robust worst {TWO_LEVEL}` is a two-level bootstrap 95 % interval "
+        "of the same mean, resampling the seeds and then the test samples within each class "
+        "(`worst_ci95_lo`, `worst_ci95_hi`; every attack's is in summary.csv, each seed's "
+        "sample-level intervals and worst-class frequencies in bootstrap.csv and "
+        "worst_class_frequency.csv).\n"
     ]
     for (dataset, model, eps, ckpt), table in wide_summary(summary).items():
         block = summary[
@@ -372,7 +408,8 @@ def summary_markdown(
 
 def headline_table(block: pd.DataFrame, robust: str) -> pd.DataFrame:
     """The first table of a summary block: per run, clean and robust (``robust``) average and
-    worst-class accuracy as mean ± 95 % CI half-width over seeds, rho against the baseline."""
+    worst-class accuracy as mean ± 95 % CI half-width over seeds, the robust worst class's
+    two-level (seeds and test samples) bootstrap interval, rho against the baseline."""
     rows = []
     for run, runs in block.groupby("run", sort=False):
         by_attack = {r["attack"]: r for _, r in runs.iterrows()}
@@ -383,6 +420,10 @@ def headline_table(block: pd.DataFrame, robust: str) -> pd.DataFrame:
                 row[f"{label} {name}"] = (
                     "–" if r is None else _cell(r[f"{stat}_mean"], r[f"{stat}_ci95"])
                 )
+        r = by_attack.get(robust)
+        row[f"robust worst {TWO_LEVEL}"] = (
+            "–" if r is None else _interval(r["worst_ci95_lo"], r["worst_ci95_hi"])
+        )
         first = runs.iloc[0]
         row["rho_nat"] = _number(by_attack["clean"]["rho_nat"]) if "clean" in by_attack else "–"
         row["rho_rob"] = _number(by_attack[robust]["rho_rob"]) if robust in by_attack else "–"

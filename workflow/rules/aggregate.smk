@@ -20,6 +20,28 @@ rule classwise_table:
         "../../scripts/classwise_table.py"
 
 
+rule bootstrap_tables:
+    input:
+        classwise=f"{RESULTS}/tables/classwise.csv",
+    output:
+        bootstrap=report(
+            f"{RESULTS}/tables/bootstrap.csv",
+            caption="../report/bootstrap.rst",
+            category="Tables",
+        ),
+        frequency=report(
+            f"{RESULTS}/tables/worst_class_frequency.csv",
+            caption="../report/worst_class_frequency.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/aggregate/bootstrap.log",
+    conda:
+        "../envs/fairat.yaml"
+    script:
+        "../../scripts/bootstrap_tables.py"
+
+
 rule summary_tables:
     input:
         classwise=f"{RESULTS}/tables/classwise.csv",

@@ -108,6 +108,8 @@ def final_outputs():
         + [
             f"{RESULTS}/tables/classwise.csv",
             f"{RESULTS}/tables/summary.csv",
+            f"{RESULTS}/tables/bootstrap.csv",
+            f"{RESULTS}/tables/worst_class_frequency.csv",
             f"{RESULTS}/tables/summary.md",
             f"{RESULTS}/tables/summary.tex",
             f"{RESULTS}/metrics.json",

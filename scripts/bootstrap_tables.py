@@ -1,0 +1,18 @@
+"""Workflow step: the class-stratified bootstrap over test samples of every run, seed,
+checkpoint and attack (bootstrap.csv) and how often each class is the worst one
+(worst_class_frequency.csv), from classwise.csv (fairat.bootstrap)."""
+
+from fairat.bootstrap import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, bootstrap_tables
+from fairat.checkpoint import save_text
+from fairat.logs import log_to
+from fairat.tables import read_classwise
+
+with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+    sm = snakemake  # noqa: F821
+    table, frequency = bootstrap_tables(read_classwise(sm.input.classwise))
+    save_text(table.to_csv(index=False), sm.output.bootstrap)
+    save_text(frequency.to_csv(index=False), sm.output.frequency)
+    print(
+        f"B = {BOOTSTRAP_SAMPLES} replicates (seed {BOOTSTRAP_SEED}) for {len(table) // 3} "
+        f"run, seed, checkpoint and attack rows -> {sm.output.bootstrap}, {sm.output.frequency}"
+    )
