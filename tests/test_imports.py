@@ -17,6 +17,7 @@ TORCH_FREE = [
     "fairat.theory",
     "fairat.theory_figures",
     "fairat.checkpoint",
+    "fairat.bootstrap",
 ]
 
 
