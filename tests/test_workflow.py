@@ -63,7 +63,9 @@ def test_workflow_end_to_end(tiny_workflow):
         "class",
         "accuracy",
         "n",
+        "precision",
     ]
+    assert set(classwise["precision"]) == {"fp32"}  # train.precision's default, fp32 attacks
     # 4 runs x 1 eps x 2 seeds x 2 checkpoints x (3 attacks + worst_case) x 10 classes
     assert len(classwise) == 4 * 2 * 2 * 4 * 10
     assert set(classwise["run"]) == {"natural", "pgd_at", "trades", "frl_rw"}
@@ -80,8 +82,10 @@ def test_workflow_end_to_end(tiny_workflow):
     # rho against trades, the default baseline, which frl_rw also fine-tunes
     assert set(summary["baseline"]) == {"trades"} and (summary["rho_seeds"] == 2).all()
     assert {"rho_nat", "rho_rob", "average_ci95", "sanity_warnings"} <= set(summary.columns)
+    assert set(summary["precision"]) == {"fp32"}
     md = (tmp_path / "results/tables/summary.md").read_text()
     assert "| natural |" in md and "| pgd_at |" in md and "clean worst" in md
+    assert "Precision of every number (docs/gpu.md): `fp32`." in md
     assert r"\toprule" in (tmp_path / "results/tables/summary.tex").read_text()
     assert (tmp_path / "results/figures/classwise_robust.png").stat().st_size > 10_000
     assert (tmp_path / "logs/train/digits/cnn_small/pgd_at/eps16_255/seed0.log").exists()
