@@ -49,6 +49,11 @@ CASES = {
     "milestone past the end": (changed(train__milestones=[5]), r"train\.milestones: \[5\]"),
     "bad optimizer": (changed(train__optimizer="adamw"), r"adamw"),
     "unknown train key": (changed(train__epoch=3), r"epoch"),
+    "fp16 training": (changed(train__precision="fp16"), r"'fp16' is not one of \['fp32', 'bf16'\]"),
+    "method fp16 training": (
+        changed(methods__trades={"train": {"precision": "fp16"}}),
+        r"methods\.trades\.train\.precision: 'fp16' is not allowed; valid values: fp32, bf16",
+    ),
     # method hyper-parameters
     "negative steps": (
         changed(methods__pgd_at={"steps": -2}),

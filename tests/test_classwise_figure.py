@@ -14,7 +14,7 @@ from fairat.tables import CLASSWISE_COLUMNS
 def frame(n_runs: int, n_classes: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     rows = [
-        ["d", "m", f"run{r}", "trades", "8/255", s, "last", a, str(c), rng.uniform(), 10]
+        ["d", "m", f"run{r}", "trades", "8/255", s, "last", a, str(c), rng.uniform(), 10, "fp32"]
         for r in range(n_runs)
         for s in (0, 1)
         for a in ("clean", "worst_case")

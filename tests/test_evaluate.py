@@ -92,7 +92,6 @@ def test_suite_flags_and_ordering(trained, digits):
         batch_size=100,
         seed=0,
         to_float=to_float,
-        autocast=torch.enable_grad,
         progress=False,
     )
     assert all(f.shape == y.shape and set(np.unique(f)) <= {0, 1} for f in flags.values())
@@ -109,7 +108,6 @@ def test_suite_flags_and_ordering(trained, digits):
         batch_size=37,
         seed=0,
         to_float=to_float,
-        autocast=torch.enable_grad,
         progress=False,
     )
     assert np.array_equal(again["fgsm"], flags["fgsm"])

@@ -33,9 +33,8 @@ def classwise() -> pd.DataFrame:
                     for c, name in enumerate(CLASSES):
                         acc = 0.9 - 0.1 * c - (0.3 + 0.2 * e + 0.05 * m if attack != "clean" else 0)
                         acc += 0.02 * seed
-                        rows.append(
-                            ["toy", "m", method, method, eps, seed, "last", attack, name, acc, 10]
-                        )
+                        ident = ["toy", "m", method, method, eps, seed, "last"]
+                        rows.append([*ident, attack, name, acc, 10, "fp32"])
     return pd.DataFrame(rows, columns=CLASSWISE_COLUMNS)
 
 

@@ -47,7 +47,8 @@ def classwise() -> pd.DataFrame:
             for a in attacks:
                 for name, acc in zip(CLASSES, accs, strict=True):
                     value = acc * scale + (0.05 if a == "pgd10" else 0.0)
-                    rows.append(["toy", "m", method, method, eps, seed, "last", a, name, value, 10])
+                    ident = ["toy", "m", method, method, eps, seed, "last"]
+                    rows.append([*ident, a, name, value, 10, "fp32"])
     df = pd.DataFrame(rows, columns=CLASSWISE_COLUMNS)
     order = {"clean": 0, "pgd10": 1, "worst_case": 2}  # a realistic row order
     return df.sort_values(

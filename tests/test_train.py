@@ -200,7 +200,7 @@ def test_cfa_best_is_selected_by_validating_the_averaged_weights_it_saves(
     # validating the saved weights gives the score they were selected by
     model = build_model(run, digits)
     model.load_state_dict(best["model"])
-    stats = validate(model, digits_context(digits, run.eps, 4), run, torch.device("cpu"))
+    stats = validate(model, digits_context(digits, run.eps, 4), run)
     assert [float(stats.val_robust.min()), float(stats.val_robust.mean())] == pytest.approx(
         best["select_score"]
     )

@@ -63,7 +63,9 @@ def test_workflow_end_to_end(tiny_workflow):
         "class",
         "accuracy",
         "n",
+        "precision",
     ]
+    assert set(classwise["precision"]) == {"fp32"}  # train.precision's default, fp32 attacks
     # 4 runs x 1 eps x 2 seeds x 2 checkpoints x (3 attacks + worst_case) x 10 classes
     assert len(classwise) == 4 * 2 * 2 * 4 * 10
     assert set(classwise["run"]) == {"natural", "pgd_at", "trades", "frl_rw"}
@@ -83,8 +85,10 @@ def test_workflow_end_to_end(tiny_workflow):
     # the two-level (seeds, then test samples) interval of the mean worst-class accuracy
     assert (summary["worst_ci95_lo"] <= summary["worst_mean"] + 1e-12).all()
     assert (summary["worst_mean"] <= summary["worst_ci95_hi"] + 1e-12).all()
+    assert set(summary["precision"]) == {"fp32"}
     md = squeeze((tmp_path / "results/tables/summary.md").read_text())
     assert "| natural |" in md and "| pgd_at |" in md and "clean worst" in md
+    assert "Precision of every number (docs/gpu.md): `fp32`." in md
     assert "robust worst [95% seeds+samples]" in md and "`worst_ci95_lo`" in md
     # the class-stratified bootstrap over test samples: 3 statistics per classwise block
     boot = pd.read_csv(tmp_path / "results/tables/bootstrap.csv")

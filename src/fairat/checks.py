@@ -6,7 +6,8 @@
 :mod:`fairat.variants` (names, sweeps, baselines, parents), it checks:
 
 - the ranges of every method hyper-parameter (``RANGES`` beside each ``Params``) and training
-  setting, for every run;
+  setting, and the names of choices such as ``train.precision``, for every run (the schema sees
+  only the top-level ``train`` block, not a method's ``train:`` override);
 - epoch-indexed hyper-parameters against the run's epochs (``Method.check_epochs``: a warm-up
   that never ends turns DAFA, TRIX and CFA into TRADES) and milestones (``TrainConfig``);
 - ``data:``: only ``val_fraction``, ``split_seed`` and dataset names as keys, each dataset's

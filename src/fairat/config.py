@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from fairat.device import PRECISIONS
 from fairat.eps import eps_tag, format_eps, parse_eps
 from fairat.methods import METHODS
 from fairat.methods.base import (
@@ -50,6 +51,7 @@ class TrainConfig:
     gamma: float = 0.1
     select_steps: int = 10
     augment: bool | None = None
+    precision: str = "fp32"  # of the training loss only; attacks and evaluation stay fp32
 
     RANGES: ClassVar[dict[str, Range]] = {
         "lr": POSITIVE,
@@ -62,6 +64,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
         _one_of("train.schedule", self.schedule, SCHEDULES)
+        _one_of("train.precision", self.precision, PRECISIONS)
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -218,7 +221,10 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
+        """The run of ``to_json`` or of a run's config.json (whose ``precision`` record,
+        :func:`fairat.device.precision_record`, describes the process, not the run)."""
         raw = json.loads(text)
+        raw.pop("precision", None)
         raw["train"] = TrainConfig(**raw["train"])
         raw["evaluation"] = EvalConfig(**raw.get("evaluation", {}))
         return cls(**raw)

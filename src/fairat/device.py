@@ -1,11 +1,27 @@
-"""Device placement and the GPU fast path (bf16 autocast, channels_last, optional compile)."""
+"""Device placement, numerical precision and the backend flags of the GPU path (docs/gpu.md).
+
+Precision: attacks, validation and evaluation always run in fp32 (:func:`full_precision`), as
+in the reference implementations (fra31/auto-attack, RobustBench); ``train.precision: bf16``
+puts only the training loss forward (and so its backward) under bf16 autocast
+(:func:`training_autocast`). :func:`configure_backends` sets every backend flag that changes
+numbers, once per process, instead of leaving them to library defaults: no TF32 (fp32 matmuls
+and convolutions round in IEEE fp32), cuDNN autotuning off, cuDNN and PyTorch deterministic
+algorithms on where they exist (PyTorch "Reproducibility" notes,
+https://pytorch.org/docs/stable/notes/randomness.html).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 from torch import nn
+
+PRECISIONS = ("fp32", "bf16")
+EVAL_PRECISION = "fp32"  # evaluation and checkpoint selection, whatever train.precision says
+# cuBLAS is deterministic only with a fixed workspace; read when CUDA first creates a handle
+CUBLAS_WORKSPACE = ":4096:8"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -21,11 +37,59 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; a no-op on the CPU, where runs must be bit-deterministic."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def configure_backends() -> None:
+    """Set the numerics flags of this process: IEEE fp32 (no TF32) for matmuls and cuDNN,
+    ``cudnn.benchmark`` off, ``cudnn.deterministic`` on, and deterministic algorithms where
+    PyTorch has them (``warn_only``: an op without one, such as CUDA ``index_add_``, warns
+    instead of failing the run). ``CUBLAS_WORKSPACE_CONFIG`` takes effect only if set before
+    CUDA creates its first cuBLAS handle, so call this before any CUDA work; one already set in
+    the environment is kept. TF32 uses the ``fp32_precision`` API of torch >= 2.9 (mixing it
+    with the legacy ``allow_tf32`` flags is an error there)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.backends.fp32_precision = "ieee"
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
+    torch.backends.cudnn.conv.fp32_precision = "ieee"
+    torch.backends.cudnn.rnn.fp32_precision = "ieee"
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def backend_flags() -> dict[str, bool]:
+    """The numerics flags in effect now, as recorded beside every result."""
+    return {
+        "tf32_matmul": torch.backends.cuda.matmul.fp32_precision == "tf32",
+        "tf32_cudnn": torch.backends.cudnn.conv.fp32_precision == "tf32",
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+    }
+
+
+def precision_record(train_precision: str) -> dict:
+    """What produced a number: the training precision, the precision of the attacks inside
+    training and of evaluation (always fp32), and :func:`backend_flags`. Written into each
+    run's config.json and each evaluation JSON."""
+    return {
+        "train": train_precision,
+        "train_attacks": EVAL_PRECISION,
+        "evaluation": EVAL_PRECISION,
+        **backend_flags(),
+    }
+
+
+def training_autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The context of the training loss forward: bf16 autocast when ``train.precision`` is
+    bf16 (on any device, so that the CPU runs what a GPU would), else none. Its backward
+    follows the forward's dtypes; attacks inside opt out with :func:`full_precision`."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def full_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """fp32 inside any autocast region: attack generation, validation and evaluation."""
+    return torch.autocast(device.type, enabled=False)
 
 
 def prepare_model(model: nn.Module, device: torch.device, *, image: bool) -> nn.Module:

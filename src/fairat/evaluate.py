@@ -24,7 +24,7 @@ import torch
 from fairat.attacks.autoattack import autoattack_warnings
 from fairat.checkpoint import load_torch
 from fairat.data import SplitData, to_float
-from fairat.device import autocast, prepare_model, resolve_device
+from fairat.device import configure_backends, precision_record, prepare_model, resolve_device
 from fairat.methods import METHODS
 from fairat.network import build_model
 from fairat.suite import _NAME, WORST_CASE, EvalStore, evaluate_model
@@ -101,9 +101,11 @@ def evaluate_checkpoint(
     """Attack a checkpoint on the test split with the run's suite.
 
     Returns (flags per attack, the JSON-ready result: run identity, checkpoint epoch, class
-    names, one report per attack and the sanity checks). With ``resume_dir``, finished batches
+    names, the precision record (:func:`fairat.device.precision_record`: the attacks run in
+    fp32 whatever the checkpoint was trained in), one report per attack and the sanity checks). With ``resume_dir``, finished batches
     are kept there until the evaluation completes.
     """
+    configure_backends()
     device = resolve_device(run.device)
     state = load_torch(checkpoint, device)
     model = build_model(run, data)
@@ -129,7 +131,6 @@ def evaluate_checkpoint(
             batch_size=cfg.batch_size,
             seed=cfg.seed,
             to_float=to_float,
-            autocast=lambda: autocast(device),
             progress=progress,
             restarts=cfg.restarts,
             autoattack_per_class=cfg.autoattack_per_class,
@@ -148,6 +149,7 @@ def evaluate_checkpoint(
         "class_names": data.class_names,
         "n_test": len(y),
         "worst_case_over": [a for a in cfg.worst_case_attacks if a in flags],
+        "precision": precision_record(run.train.precision),
         "attacks": reports,
         "sanity": sanity_checks(flags, tolerance=cfg.sanity_tolerance, masking_gap=cfg.masking_gap)
         + [{"check": "autoattack_warning", "detail": m} for m in aa_warnings],

@@ -18,7 +18,6 @@ This module knows nothing of runs or checkpoints: the trainer's validation
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from torch import nn
 
 from fairat.attacks import fgsm, perturb
 from fairat.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
+from fairat.device import full_precision
 from fairat.metrics import attack_report
 from fairat.progress import progress_bar
 
@@ -154,7 +154,6 @@ def predict_flags(
     seed: int,
     to_float: Callable[[torch.Tensor], torch.Tensor],
     indices: np.ndarray | None = None,
-    autocast: Callable = contextlib.nullcontext,
     store: EvalStore | None = None,
     progress: bool = True,
 ) -> np.ndarray:
@@ -162,6 +161,7 @@ def predict_flags(
 
     Batch b (of ``indices``) draws its random start from a generator seeded by (seed, b), so
     flags do not depend on how many batches ran before: a resumed evaluation gives the same flags.
+    Attacks and predictions run in fp32, also when called inside an autocast region.
     """
     model.eval()
     idx = np.arange(len(x)) if indices is None else indices
@@ -172,7 +172,7 @@ def predict_flags(
         done = store.get(attack.name, b) if store is not None else None
         if done is None:
             sel = torch.as_tensor(chunk, device=x.device)
-            with autocast():
+            with full_precision(x.device):
                 done = attack.correct(model, to_float(x[sel]), y[sel], seed * 1_000_003 + b)
             if store is not None:
                 store.put(attack.name, b, done)
@@ -205,7 +205,6 @@ def evaluate_model(
     batch_size: int,
     seed: int,
     to_float: Callable[[torch.Tensor], torch.Tensor],
-    autocast: Callable = contextlib.nullcontext,
     progress: bool = True,
     restarts: int = 1,
     autoattack_per_class: int | None = None,
@@ -229,7 +228,6 @@ def evaluate_model(
             seed=seed,
             to_float=to_float,
             indices=indices,
-            autocast=autocast,
             store=store,
             progress=progress,
         )

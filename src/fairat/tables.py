@@ -6,7 +6,9 @@ registered method it runs. The summary averages over classes within a run (avera
 class), then reports the mean, standard deviation and 95 % confidence half-width of those
 run-level numbers over seeds, a 95 % interval of the mean worst-class accuracy over seeds and
 test samples (:mod:`fairat.bootstrap`), DAFA's rho against the run's baseline (METHODS.md
-section 9, on the seeds both have) and the number of evaluation sanity warnings.
+section 9, on the seeds both have) and the number of evaluation sanity warnings. Each row
+carries the ``precision`` that produced it (:func:`precision_label` of the evaluation JSON's
+record, docs/gpu.md).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ CLASSWISE_COLUMNS = [
     "class",
     "accuracy",
     "n",
+    "precision",
 ]
 IDENTITY = ["dataset", "model", "run", "method", "eps", "seed", "checkpoint"]
 SANITY_COLUMNS = [*IDENTITY, "check", "detail"]
@@ -49,9 +52,33 @@ TWO_LEVEL = "[95% seeds+samples]"  # the headline column of the two-level bootst
 BASELINE = "trades"  # the default baseline run (fairat.variants.DEFAULT_BASELINE)
 
 
+UNRECORDED = "unrecorded"
+_DTYPES = (("train", "train"), ("train_attacks", "train-attacks"), ("evaluation", "eval"))
+
+
+def precision_label(record: dict | None) -> str:
+    """The ``precision`` column of an evaluation's precision record
+    (:func:`fairat.device.precision_record`): ``fp32`` when training, its attacks and the
+    evaluation ran in IEEE fp32, else what did not (``bf16-train``), with ``+tf32`` when TF32
+    was allowed; ``unrecorded`` for a JSON written before precision was recorded."""
+    if not record:
+        return UNRECORDED
+    parts = [f"{record[k]}-{name}" for k, name in _DTYPES if record[k] != "fp32"]
+    if record["tf32_matmul"] or record["tf32_cudnn"]:
+        parts.append("tf32")
+    return "+".join(parts) or "fp32"
+
+
+def _precisions(labels: pd.Series) -> str:
+    """The precision of a group of rows: their one label, or each of them (``a; b``)."""
+    values = sorted({v for label in labels.dropna() for v in label.split("; ")})
+    return "; ".join(values or [UNRECORDED])
+
+
 def classwise_rows(result: dict) -> list[dict]:
     """Rows of classwise.csv from one evaluation JSON."""
     ident = {k: result[k] for k in IDENTITY}
+    ident["precision"] = precision_label(result.get("precision"))
     rows = []
     for attack, report in result["attacks"].items():
         for name in result["class_names"]:
@@ -96,12 +123,20 @@ def read_summary(path: str | Path) -> pd.DataFrame:
 
 
 def run_summaries(classwise: pd.DataFrame) -> pd.DataFrame:
-    """Per run and attack: average over classes, worst class (classes with n = 0 left out) and
-    the number of test samples the attack evaluated."""
+    """Per run and attack: average over classes, worst class (classes with n = 0 left out), the
+    number of test samples the attack evaluated and the precision (``unrecorded`` for a table
+    without that column, written before it existed)."""
     present = classwise[classwise["n"] > 0]
+    if "precision" not in present:
+        present = present.assign(precision=UNRECORDED)
     return (
         present.groupby([*GROUP, "seed"], sort=False)
-        .agg(average=("accuracy", "mean"), worst=("accuracy", "min"), n_samples=("n", "sum"))
+        .agg(
+            average=("accuracy", "mean"),
+            worst=("accuracy", "min"),
+            n_samples=("n", "sum"),
+            precision=("precision", _precisions),
+        )
         .reset_index()
     )
 
@@ -162,6 +197,7 @@ def summary_table(
                 "worst_ci95": worst.ci95,
                 "worst_ci95_lo": lo,
                 "worst_ci95_hi": hi,
+                "precision": _precisions(block["precision"]),
             }
         )
     out = pd.DataFrame(rows)
@@ -349,7 +385,7 @@ def summary_markdown(
         "half-width over seeds, then every attack (mean ± std over seeds). "
         "rho_nat and rho_rob: DAFA's rho against the run named in `baseline` (same dataset, "
         f"model and eps, means over the seeds both have), from clean and `{robust}` accuracy."
-        f"{over} sanity: evaluation warnings (see sanity.csv).\n\n"
+        f"{over} sanity: evaluation warnings (see sanity.csv). {_precision_sentence(summary)}\n\n"
         "Two intervals for worst-class accuracy: in the headline table `clean worst` and "
         "`robust worst` are the mean ± the half-width of the 95 % t-interval over seeds "
         "(`worst_ci95` in summary.csv), which leaves out the test-sample noise of every class; "
@@ -368,7 +404,10 @@ def summary_markdown(
         ]
         n = int(block["n_seeds"].max())
         parts.append(f"\n## {dataset} / {model} / eps {eps} / checkpoint {ckpt} ({n} seeds)\n\n")
-        parts.append(markdown_table(headline_table(block, robust)))
+        mixed = block["precision"].nunique() > 1
+        parts.append(markdown_table(headline_table(block, robust, precision=mixed)))
+        if summary["precision"].nunique() > 1 and not mixed:
+            parts.append(f"\nPrecision: `{block['precision'].iloc[0]}`.\n")
         if idle is not None:
             parts.append(idle_note(idle, dataset, model, eps, n))
         parts.append("\nPer attack (mean ± std over seeds):\n\n")
@@ -406,10 +445,22 @@ def summary_markdown(
     return "".join(parts)
 
 
-def headline_table(block: pd.DataFrame, robust: str) -> pd.DataFrame:
+def _precision_sentence(summary: pd.DataFrame) -> str:
+    """The summary's precision (docs/gpu.md): one for every number, or named per block."""
+    labels = list(dict.fromkeys(summary["precision"]))
+    if len(labels) == 1:
+        return f"Precision of every number (docs/gpu.md): `{labels[0]}`."
+    return (
+        "Precision (docs/gpu.md) differs between runs: each block names it, in a precision "
+        "column where its runs differ."
+    )
+
+
+def headline_table(block: pd.DataFrame, robust: str, *, precision: bool = False) -> pd.DataFrame:
     """The first table of a summary block: per run, clean and robust (``robust``) average and
     worst-class accuracy as mean ± 95 % CI half-width over seeds, the robust worst class's
-    two-level (seeds and test samples) bootstrap interval, rho against the baseline."""
+    two-level (seeds and test samples) bootstrap interval, rho against the baseline, and with
+    ``precision`` (a block whose runs differ in it) each run's precision."""
     rows = []
     for run, runs in block.groupby("run", sort=False):
         by_attack = {r["attack"]: r for _, r in runs.iterrows()}
@@ -430,6 +481,8 @@ def headline_table(block: pd.DataFrame, robust: str) -> pd.DataFrame:
         row["baseline (seeds)"] = (
             f"{first['baseline']} ({int(first['rho_seeds'])})" if first["baseline"] else "–"
         )
+        if precision:
+            row["precision"] = _precisions(runs["precision"])
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -7,7 +7,12 @@ write ``last.pt`` (model, optimiser, scheduler, epoch, RNG states, config), ``be
 saved weights of the epoch with the best worst-class validation robust accuracy, ties broken by
 the average and then by the later epoch, METHODS.md section 0; see :func:`selection_score`),
 ``history.csv``, ``method_state.csv`` (per-epoch method state: class weights, radii, ...) and
-``config.json``, each atomically, then delete the resume state.
+``config.json`` (the run and its precision record, :func:`fairat.device.precision_record`),
+each atomically, then delete the resume state.
+
+Precision (docs/gpu.md): ``train.precision: bf16`` puts the training loss forward under bf16
+autocast; the attacks inside it, validation and checkpoint selection stay fp32. Each batch
+synchronises host and device once, to read its loss (the NaN check and the epoch's mean loss).
 
 Randomness is drawn from generators seeded by (seed, epoch), so a resumed run repeats the
 uninterrupted one bit for bit on the CPU.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import json
 import math
 import random
 import sys
@@ -41,7 +47,14 @@ from fairat.checkpoint import (
 )
 from fairat.config import RunConfig, TrainConfig
 from fairat.data import SplitData, augment_batch, to_float
-from fairat.device import autocast, maybe_compile, prepare_model, resolve_device
+from fairat.device import (
+    configure_backends,
+    maybe_compile,
+    precision_record,
+    prepare_model,
+    resolve_device,
+    training_autocast,
+)
 from fairat.methods import METHODS, EpochStats, Method, TrainContext
 from fairat.network import build_model
 from fairat.progress import progress_bar
@@ -115,6 +128,7 @@ def train(
     simulate a crash).
     """
     out_dir, resume_dir = Path(out_dir), Path(resume_dir)
+    configure_backends()
     device = resolve_device(run.device)
     cfg = run.train
     method_cls = METHODS.get(run.method)
@@ -175,6 +189,7 @@ def train(
             y_train,
             batch_size=cfg.batch_size,
             augment=augment,
+            precision=cfg.precision,
             generator=g,
             progress=progress,
             desc=f"{run.name} epoch {epoch + 1}/{cfg.epochs}",
@@ -182,7 +197,7 @@ def train(
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
 
-        stats = validate(method.validation_model(model), ctx, run, device)
+        stats = validate(method.validation_model(model), ctx, run)
         stats.train_loss = train_loss
         stats.epoch = epoch
         method.on_epoch_end(stats)
@@ -190,7 +205,7 @@ def train(
         history.append(row)
         method_state.append({"epoch": epoch + 1, **method.log_state()})
         weights = method.checkpoint_weights(raw_model)
-        selected = select_stats(method, weights, stats, raw_model, ctx, run, device)
+        selected = select_stats(method, weights, stats, raw_model, ctx, run)
         row["select_worst"], row["select_avg"] = selection_score(selected, method_cls.selects_on)
         score = [row["select_worst"], row["select_avg"]]
         if score >= best["score"]:  # a tie on both criteria goes to the later epoch
@@ -253,11 +268,16 @@ def train_epoch(
     *,
     batch_size: int,
     augment: bool,
+    precision: str,
     generator: torch.Generator,
     progress: bool,
     desc: str,
 ) -> float:
-    """One pass over the shuffled training set; returns the mean training loss."""
+    """One pass over the shuffled training set; returns the mean training loss.
+
+    The loss forward runs under :func:`fairat.device.training_autocast` (``precision``); each
+    batch reads its loss from the device once, for the NaN check and the running mean.
+    """
     device = x_train.device
     perm = torch.randperm(len(x_train), generator=generator, device=device)
     model.train()
@@ -270,23 +290,23 @@ def train_epoch(
             xb = augment_batch(xb, generator=generator)
         if device.type == "cuda" and xb.ndim == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        with autocast(device):
+        with training_autocast(device, precision):
             loss = method.loss(model, xb, yb)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"[{method.name}] training loss became {loss.item()}")
+        value = loss.item()  # the batch's one host-device synchronisation
+        if not math.isfinite(value):
+            raise FloatingPointError(f"[{method.name}] training loss became {value}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(idx)
+        total += value * len(idx)
         count += len(idx)
         bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
     return total / max(count, 1)
 
 
-def validate(
-    model: nn.Module, ctx: TrainContext, run: RunConfig, device: torch.device
-) -> EpochStats:
-    """Per-class clean and PGD-k (``train.select_steps``) accuracy on the validation split."""
+def validate(model: nn.Module, ctx: TrainContext, run: RunConfig) -> EpochStats:
+    """Per-class clean and PGD-k (``train.select_steps``) accuracy on the validation split, in
+    fp32 whatever ``train.precision`` is (:func:`fairat.suite.evaluate_model`)."""
     flags, reports = evaluate_model(
         model,
         ctx.x_val,
@@ -298,7 +318,6 @@ def validate(
         batch_size=VALIDATION_BATCH,  # fixed: batches seed the random starts
         seed=run.split_seed,
         to_float=lambda t: t,
-        autocast=lambda: autocast(device),
         progress=False,
     )
     names = ctx.class_names
@@ -325,7 +344,6 @@ def select_stats(
     model: nn.Module,
     ctx: TrainContext,
     run: RunConfig,
-    device: torch.device,
 ) -> EpochStats:
     """The validation statistics of the weights ``best.pt`` would save: ``stats`` when they are
     the validated model's own, else (CFA's FAWA average) a validation of those weights."""
@@ -333,7 +351,7 @@ def select_stats(
         return stats
     scratch = copy.deepcopy(model)
     scratch.load_state_dict(weights)
-    return validate(method.eval_view(scratch, ctx.num_classes), ctx, run, device)
+    return validate(method.eval_view(scratch, ctx.num_classes), ctx, run)
 
 
 def _history_row(stats: EpochStats, lr: float, names: list[str]) -> dict[str, Any]:
@@ -374,7 +392,8 @@ def _write_outputs(out_dir, run, model, optimizer, scheduler, method, best) -> N
         },
         out_dir / "best.pt",
     )
-    save_text(config + "\n", out_dir / "config.json")
+    record = {**json.loads(config), "precision": precision_record(run.train.precision)}
+    save_text(json.dumps(record, sort_keys=True) + "\n", out_dir / "config.json")
 
 
 def _load_resume_state(path: Path, device: torch.device) -> dict | None:

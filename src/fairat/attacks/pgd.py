@@ -3,7 +3,9 @@
 Follows Madry et al. (2018) for PGD, Goodfellow et al. (2015) for FGSM, Wong et al. (2020) for the
 random-start "fast" FGSM and yaodongyu/TRADES for the 0.001 * N(0, 1) start of the KL attack.
 The model is put in eval mode while the attack runs (BatchNorm statistics frozen) and its previous
-mode is restored afterwards.
+mode is restored afterwards. Attacks run in fp32 even inside a bf16 autocast region (a bf16 training
+step, ``train.precision``): TRADES's 0.001 * N(0, 1) start moves the logits by far less than bf16
+resolves, and the reference implementations attack in fp32.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import torch
 from torch import nn
 
 from fairat.attacks.losses import LOSSES, attack_loss
+from fairat.device import full_precision
 
 RANDOM_STARTS = ("none", "uniform", "normal")
 
@@ -78,15 +81,16 @@ def perturb(
     was_training = model.training
     model.eval()
     try:
-        if loss == "kl" and p_nat is None:
-            with torch.no_grad():
-                p_nat = torch.softmax(model(x).float(), dim=1)
-        x_adv = _project(_start(x, eps_t, random_start, generator), x, eps_t, clamp).detach()
-        for _ in range(steps):
-            x_adv.requires_grad_(True)
-            objective = attack_loss(loss, model(x_adv), y, target=target, p_nat=p_nat).sum()
-            (grad,) = torch.autograd.grad(objective, x_adv)
-            x_adv = _project(x_adv.detach() + step_t * grad.sign(), x, eps_t, clamp).detach()
+        with full_precision(x.device):
+            if loss == "kl" and p_nat is None:
+                with torch.no_grad():
+                    p_nat = torch.softmax(model(x).float(), dim=1)
+            x_adv = _project(_start(x, eps_t, random_start, generator), x, eps_t, clamp).detach()
+            for _ in range(steps):
+                x_adv.requires_grad_(True)
+                objective = attack_loss(loss, model(x_adv), y, target=target, p_nat=p_nat).sum()
+                (grad,) = torch.autograd.grad(objective, x_adv)
+                x_adv = _project(x_adv.detach() + step_t * grad.sign(), x, eps_t, clamp).detach()
     finally:
         model.train(was_training)
     return x_adv

@@ -70,7 +70,7 @@ import torch
 from torch import nn
 
 from fairat.attacks import pgd
-from fairat.device import autocast
+from fairat.device import full_precision
 from fairat.methods.base import (
     AT_LEAST_ONE,
     NON_NEGATIVE,
@@ -239,7 +239,7 @@ class FRLBase(Method):
         if len(ctx.y_val) == 0:
             raise ValueError(f"[{self.name}] FRL needs a validation split (val_fraction > 0)")
         generator = torch.Generator(device=ctx.x_val.device).manual_seed(epoch_number)
-        with autocast(ctx.device):
+        with full_precision(ctx.device):  # inside a bf16 training step too
             acc, advacc, counts = class_accuracy(
                 model,
                 ctx.x_val,

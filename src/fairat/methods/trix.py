@@ -51,6 +51,7 @@ import torch
 from torch import nn
 
 from fairat.attacks import perturb
+from fairat.device import full_precision
 from fairat.methods._dafa_weights import (
     DafaSchedule,
     check_warmup,
@@ -156,7 +157,7 @@ class TRIX(Method):
         was_training = model.training
         model.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), full_precision(x.device):  # a part of the attack: fp32
                 p_nat = torch.softmax(model(x).float(), dim=1)
         finally:
             model.train(was_training)

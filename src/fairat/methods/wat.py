@@ -43,7 +43,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from fairat.device import autocast
+from fairat.device import full_precision
 from fairat.methods.base import (
     NON_NEGATIVE,
     EpochStats,
@@ -107,7 +107,7 @@ class WAT(Method):
             for start in range(0, len(ctx.y_val), VAL_BATCH):
                 xb = ctx.x_val[start : start + VAL_BATCH]
                 yb = ctx.y_val[start : start + VAL_BATCH]
-                with autocast(ctx.device):
+                with full_precision(ctx.device):  # inside a bf16 training step too
                     x_adv = self.adversarial(model, xb, yb, generator)
                     with torch.no_grad():
                         ce, kl = trades_terms(model, xb, x_adv, yb)
