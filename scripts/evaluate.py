@@ -1,4 +1,5 @@
-"""Workflow step: attack each checkpoint of a run on the test split; flags (.npz), metrics (.json)."""
+"""Workflow step: attack each checkpoint of a run on the test split; flags and predicted labels
+(.npz), metrics with confusion counts and class similarity (.json)."""
 
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import torch
 from fairat.checkpoint import rebuild_damaged_inputs, save_json, save_npz
 from fairat.config import RunConfig
 from fairat.data import load_prepared
-from fairat.evaluate import evaluate_checkpoint, weights_digest
+from fairat.evaluate import evaluate_outputs, npz_arrays, weights_digest
 from fairat.logs import log_to
 
 with (
@@ -28,13 +29,14 @@ with (
         attacks = run.evaluation.attacks_for(seed=run.seed, eps=run.eps, checkpoint=label)
         key = (weights_digest(checkpoint), attacks)
         if key in done:
-            flags, result, first = done[key]
+            arrays, result, first = done[key]
             print(f"{label}: the same weights as {first}; its flags are reused")
         else:
-            flags, result = evaluate_checkpoint(run, data, checkpoint, resume_dir=sm.params.resume)
-            done[key] = flags, result, label
+            outputs, result = evaluate_outputs(run, data, checkpoint, resume_dir=sm.params.resume)
+            arrays = npz_arrays(outputs)
+            done[key] = arrays, result, label
         result = {**result, "checkpoint": label}
-        save_npz(flags_path, labels=data.y_test, **flags)
+        save_npz(flags_path, labels=data.y_test, **arrays)
         save_json(result, metrics)
         for warning in result["sanity"]:
             print(f"sanity warning ({warning['check']}): {warning['detail']}")

@@ -115,9 +115,9 @@ def test_autoattack_warnings_reach_the_sanity_checks(digits, tiny_run, tmp_path,
 
     def warn_and_pass(model, x, y, **kwargs):
         logging.getLogger(aa.LOGGER).warning("it seems to be a randomized defense!")
-        return torch.ones_like(y, dtype=torch.bool)
+        return x, y
 
-    monkeypatch.setattr(aa, "autoattack_correct", warn_and_pass)
+    monkeypatch.setattr(aa, "autoattack_outputs", warn_and_pass)
     run = tiny_run("natural", epochs=1)
     run = dataclasses.replace(
         run, evaluation=dataclasses.replace(run.evaluation, attacks=("clean", "autoattack"))

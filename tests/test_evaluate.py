@@ -23,6 +23,7 @@ from fairat.suite import (
     EvalStore,
     check_attack_name,
     evaluate_model,
+    run_suite,
     subset_indices,
     worst_case,
 )
@@ -134,9 +135,9 @@ def test_autoattack_runs_selects_the_checkpoints_autoattack_runs_on(
 
     def fake_autoattack(model, x, y, **kwargs):  # stands in for the 12 s of AutoAttack
         calls.append(len(y))
-        return torch.zeros_like(y, dtype=torch.bool)
+        return x, (y + 1) % 10  # every sample broken
 
-    monkeypatch.setattr(aa, "autoattack_correct", fake_autoattack)
+    monkeypatch.setattr(aa, "autoattack_outputs", fake_autoattack)
     run = tiny_run("natural", epochs=1)
     evaluation = EvalConfig(
         attacks=("clean", "fgsm", "autoattack"),
@@ -369,10 +370,10 @@ def test_killed_evaluation_resumes_with_the_same_flags(trained, digits, tmp_path
         to_float=to_float,
         progress=False,
     )
-    straight, _ = evaluate_model(trained, x, y, **kwargs)
+    straight = run_suite(trained, x, y, **kwargs)
 
     calls = {"n": 0}
-    real = Attack.correct
+    real = Attack.outputs
 
     def dies_on_the_12th_batch(self, *args):
         calls["n"] += 1
@@ -380,11 +381,11 @@ def test_killed_evaluation_resumes_with_the_same_flags(trained, digits, tmp_path
             raise KeyboardInterrupt("killed")
         return real(self, *args)
 
-    monkeypatch.setattr(Attack, "correct", dies_on_the_12th_batch)
+    monkeypatch.setattr(Attack, "outputs", dies_on_the_12th_batch)
     path = tmp_path / "eval-state.pt"
     with pytest.raises(KeyboardInterrupt):
         evaluate_model(trained, x, y, store=EvalStore(path), **kwargs)
-    monkeypatch.setattr(Attack, "correct", real)
+    monkeypatch.setattr(Attack, "outputs", real)
     store = EvalStore(path)
     assert len(store.done["clean"]) == 9 and len(store.done["pgd5"]) == 2  # 9 + 2 batches kept
 
@@ -394,11 +395,13 @@ def test_killed_evaluation_resumes_with_the_same_flags(trained, digits, tmp_path
         ran["n"] += 1
         return real(self, *args)
 
-    monkeypatch.setattr(Attack, "correct", counting)
-    resumed, _ = evaluate_model(trained, x, y, store=store, **kwargs)
+    monkeypatch.setattr(Attack, "outputs", counting)
+    resumed = run_suite(trained, x, y, store=store, **kwargs)
     assert ran["n"] == 9 - 2  # only the unfinished pgd5 batches ran again
-    for name in straight:
-        assert np.array_equal(straight[name], resumed[name]), name
+    for name in straight.flags:
+        assert np.array_equal(straight.flags[name], resumed.flags[name]), name
+        assert np.array_equal(straight.preds[name], resumed.preds[name]), name
+        assert straight.reports[name] == resumed.reports[name], name
 
 
 def test_sanity_checks_flag_masking_signs():

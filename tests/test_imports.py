@@ -18,6 +18,8 @@ TORCH_FREE = [
     "fairat.theory_figures",
     "fairat.checkpoint",
     "fairat.bootstrap",
+    "fairat.confusion",
+    "fairat.confusion_figures",
 ]
 
 

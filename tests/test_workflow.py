@@ -103,6 +103,29 @@ def test_workflow_end_to_end(tiny_workflow):
     assert np.allclose(sums, 1)
     assert r"\toprule" in (tmp_path / "results/tables/summary.tex").read_text()
     assert (tmp_path / "results/figures/classwise_robust.png").stat().st_size > 10_000
+
+    # where attacked samples go: the confusion counts sum to the test split per run and attack,
+    # and their diagonal is classwise.csv's accuracy
+    confusion = pd.read_csv(
+        tmp_path / "results/tables/confusion.csv", dtype={"true_class": str, "predicted_class": str}
+    )
+    keys = ["run", "seed", "checkpoint", "attack"]
+    assert len(confusion) == len(classwise) * 10  # a K x K matrix per classwise block
+    assert (confusion.groupby(keys)["count"].sum() == 539).all()
+    diag = confusion[confusion["true_class"] == confusion["predicted_class"]]
+    rows = confusion.groupby([*keys, "true_class"])["count"].sum()
+    acc = (diag.set_index([*keys, "true_class"])["count"] / rows).rename("accuracy")
+    merged = classwise.set_index([*keys, "class"])["accuracy"]
+    merged.index.names = [*keys, "true_class"]
+    assert np.allclose(acc.sort_index(), merged.sort_index())
+    similarity = pd.read_csv(tmp_path / "results/tables/class_similarity.csv")
+    assert "worst_case" not in set(similarity["attack"])
+    sums = similarity.groupby([*keys, "true_class"])["probability"].sum()
+    assert np.allclose(sums, 1, atol=1e-4)
+    figure = tmp_path / "results/figures/confusion/digits_cnn_small_eps16_255.png"
+    assert figure.stat().st_size > 10_000 and figure.with_suffix(".pdf").exists()
+    with np.load(tmp_path / "results/eval/digits/cnn_small/pgd_at/eps16_255/seed0/last.npz") as z:
+        assert np.array_equal(z["pgd5"], (z["pred_pgd5"] == z["labels"]).astype(np.int8))
     assert (tmp_path / "logs/train/digits/cnn_small/pgd_at/eps16_255/seed0.log").exists()
     # FRL fine-tuned the trades run of the same dataset, model, eps and seed (a DAG dependency)
     frl_log = (tmp_path / "logs/train/digits/cnn_small/frl_rw/eps16_255/seed1.log").read_text()

@@ -27,7 +27,7 @@ from fairat.data import SplitData, to_float
 from fairat.device import configure_backends, precision_record, prepare_model, resolve_device
 from fairat.methods import METHODS
 from fairat.network import build_model
-from fairat.suite import _NAME, WORST_CASE, EvalStore, evaluate_model
+from fairat.suite import _NAME, WORST_CASE, EvalStore, SuiteOutputs, run_suite
 
 if TYPE_CHECKING:
     from fairat.config import RunConfig
@@ -98,12 +98,37 @@ def evaluate_checkpoint(
     progress: bool = True,
     resume_dir: str | Path | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
+    """(flags per attack, result) of :func:`evaluate_outputs` (same arguments)."""
+    outputs, result = evaluate_outputs(
+        run, data, checkpoint, progress=progress, resume_dir=resume_dir
+    )
+    return outputs.flags, result
+
+
+def npz_arrays(outputs: SuiteOutputs) -> dict[str, np.ndarray]:
+    """The arrays of an evaluation's ``.npz`` beside ``labels``: per attack its int8 flags
+    (``<attack>``) and its predicted labels (``pred_<attack>``, int16, -1 not evaluated)."""
+    arrays = dict(outputs.flags)
+    arrays.update({f"pred_{a}": p.astype(np.int16) for a, p in outputs.preds.items()})
+    return arrays
+
+
+def evaluate_outputs(
+    run: RunConfig,
+    data: SplitData,
+    checkpoint: str | Path,
+    *,
+    progress: bool = True,
+    resume_dir: str | Path | None = None,
+) -> tuple[SuiteOutputs, dict]:
     """Attack a checkpoint on the test split with the run's suite.
 
-    Returns (flags per attack, the JSON-ready result: run identity, checkpoint epoch, class
-    names, the precision record (:func:`fairat.device.precision_record`: the attacks run in
-    fp32 whatever the checkpoint was trained in), one report per attack and the sanity checks). With ``resume_dir``, finished batches
-    are kept there until the evaluation completes.
+    Returns (flags, predicted labels and reports per attack (:class:`fairat.suite.SuiteOutputs`),
+    the JSON-ready result: run identity, checkpoint epoch, class names, the precision record
+    (:func:`fairat.device.precision_record`: the attacks run in fp32 whatever the checkpoint
+    was trained in), one report per attack with its confusion counts and class-similarity
+    matrix, and the sanity checks). With ``resume_dir``, finished batches are kept there until
+    the evaluation completes.
     """
     configure_backends()
     device = resolve_device(run.device)
@@ -119,7 +144,7 @@ def evaluate_checkpoint(
         None if resume_dir is None else Path(resume_dir) / _store_name(run, checkpoint)
     )
     with autoattack_warnings() as aa_warnings:
-        flags, reports = evaluate_model(
+        outputs = run_suite(
             view,
             x,
             y,
@@ -138,6 +163,7 @@ def evaluate_checkpoint(
             worst_case_over=cfg.worst_case_attacks,
         )
     store.remove()
+    flags = outputs.flags
     result = {
         "dataset": run.dataset,
         "model": run.model,
@@ -150,11 +176,11 @@ def evaluate_checkpoint(
         "n_test": len(y),
         "worst_case_over": [a for a in cfg.worst_case_attacks if a in flags],
         "precision": precision_record(run.train.precision),
-        "attacks": reports,
+        "attacks": outputs.reports,
         "sanity": sanity_checks(flags, tolerance=cfg.sanity_tolerance, masking_gap=cfg.masking_gap)
         + [{"check": "autoattack_warning", "detail": m} for m in aa_warnings],
     }
-    return flags, result
+    return outputs, result
 
 
 def weights_digest(checkpoint: str | Path) -> str:

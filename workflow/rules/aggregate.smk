@@ -20,6 +20,48 @@ rule classwise_table:
         "../../scripts/classwise_table.py"
 
 
+rule confusion_tables:
+    input:
+        eval_jsons(),
+    output:
+        confusion=report(
+            f"{RESULTS}/tables/confusion.csv",
+            caption="../report/confusion.rst",
+            category="Tables",
+        ),
+        similarity=report(
+            f"{RESULTS}/tables/class_similarity.csv",
+            caption="../report/confusion.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/aggregate/confusion.log",
+    conda:
+        "../envs/fairat.yaml"
+    script:
+        "../../scripts/confusion_tables.py"
+
+
+rule figure_confusion:
+    input:
+        f"{RESULTS}/tables/confusion.csv",
+    output:
+        png=report(
+            f"{RESULTS}/figures/confusion/{{dataset}}_{{model}}_eps{{eps}}.png",
+            caption="../report/confusion_figure.rst",
+            category="Figures",
+        ),
+        pdf=f"{RESULTS}/figures/confusion/{{dataset}}_{{model}}_eps{{eps}}.pdf",
+    log:
+        "logs/aggregate/figure_confusion_{dataset}_{model}_eps{eps}.log",
+    conda:
+        "../envs/fairat.yaml"
+    params:
+        checkpoint=CHECKPOINTS[0],
+    script:
+        "../../scripts/plot_confusion.py"
+
+
 rule bootstrap_tables:
     input:
         classwise=f"{RESULTS}/tables/classwise.csv",

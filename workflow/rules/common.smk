@@ -89,6 +89,10 @@ def eval_jsons():
     ]
 
 
+# the run blocks of the confusion figures: (dataset, model, eps tag) in config order
+BLOCKS = list(dict.fromkeys((r.dataset, r.model, eps_tag(r.eps)) for r in RUNS))
+
+
 def keeps_state(method):
     """Whether a method logs per-epoch state (it overrides Method.log_state)."""
     cls = METHODS.get(method)
@@ -115,6 +119,12 @@ def final_outputs():
             f"{RESULTS}/metrics.json",
             f"{RESULTS}/figures/classwise_robust.png",
             f"{RESULTS}/figures/classwise_robust.pdf",
+            f"{RESULTS}/tables/class_similarity.csv",
+        ]
+        + [
+            f"{RESULTS}/figures/confusion/{dataset}_{model}_eps{eps}.{ext}"
+            for dataset, model, eps in BLOCKS
+            for ext in ("png", "pdf")
         ]
         + (
             [f"{RESULTS}/tables/sweeps.csv"]

@@ -52,7 +52,7 @@ def autoattack_warnings() -> Iterator[list[str]]:
         logger.removeHandler(handler)
 
 
-def autoattack_correct(
+def autoattack_outputs(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -60,11 +60,13 @@ def autoattack_correct(
     eps: float,
     num_classes: int,
     seed: int,
-) -> torch.Tensor:
-    """Boolean flags: is each sample still classified correctly after AutoAttack?
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(adversarial inputs, the model's labels on them) as AutoAttack returns them
+    (``run_standard_evaluation`` in pyautoattack's ``autoattack.py``: a sample it does not break
+    keeps its clean input and label).
 
-    The package seeds every attack with ``seed`` inside its ``perturb``, so the flags of a batch
-    depend only on the model, the batch and the seed.
+    The package seeds every attack with ``seed`` inside its ``perturb``, so the outputs of a
+    batch depend only on the model, the batch and the seed.
     """
     from pyautoattack import AutoAttack  # imported here: only evaluations that use it pay for it
 
@@ -86,5 +88,18 @@ def autoattack_correct(
         adversary.apgd.n_restarts = 1
         adversary.fab.n_restarts = 1
     adversary.verbose = False
-    _, y_adv = adversary.run_standard_evaluation(x, y, batch_size=len(x))
-    return y_adv.to(y.device) == y
+    x_adv, y_adv = adversary.run_standard_evaluation(x, y, batch_size=len(x))
+    return x_adv.to(x.device), y_adv.to(y.device)
+
+
+def autoattack_correct(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    num_classes: int,
+    seed: int,
+) -> torch.Tensor:
+    """Boolean flags: is each sample still classified correctly after AutoAttack?"""
+    return autoattack_outputs(model, x, y, eps=eps, num_classes=num_classes, seed=seed)[1] == y

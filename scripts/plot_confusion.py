@@ -1,0 +1,27 @@
+"""Workflow step: the confusion figure of one run block (dataset, model, eps), PNG and PDF."""
+
+from fairat.confusion import read_confusion
+from fairat.confusion_figures import plot_confusion_block
+from fairat.eps import eps_tag
+from fairat.logs import log_to
+from fairat.tables import robust_attack
+
+with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
+    sm = snakemake  # noqa: F821
+    w = sm.wildcards
+    table = read_confusion(sm.input[0])
+    block = table[
+        (table["dataset"] == w.dataset)
+        & (table["model"] == w.model)
+        & (table["eps"].map(eps_tag) == w.eps)
+        & (table["checkpoint"] == sm.params.checkpoint)
+    ]
+    if block.empty:
+        raise ValueError(f"confusion.csv has no rows for {w.dataset}/{w.model}/eps {w.eps}")
+    attack = robust_attack(list(dict.fromkeys(block["attack"])))
+    eps = block["eps"].iloc[0]
+    title = f"{w.dataset} / {w.model} / eps {eps} / {sm.params.checkpoint}"
+    plot_confusion_block(
+        block[block["attack"] == attack], [sm.output.png, sm.output.pdf], attack=attack, title=title
+    )
+    print(f"{title}: confusion under {attack} -> {sm.output.png}, {sm.output.pdf}")
