@@ -122,7 +122,7 @@ def test_workflow_end_to_end(tiny_workflow):
     assert "worst_case" not in set(similarity["attack"])
     sums = similarity.groupby([*keys, "true_class"])["probability"].sum()
     assert np.allclose(sums, 1, atol=1e-4)
-    figure = tmp_path / "results/figures/confusion/digits_cnn_small_eps16_255.png"
+    figure = tmp_path / "results/figures/confusion/digits/cnn_small/eps16_255.png"
     assert figure.stat().st_size > 10_000 and figure.with_suffix(".pdf").exists()
     with np.load(tmp_path / "results/eval/digits/cnn_small/pgd_at/eps16_255/seed0/last.npz") as z:
         assert np.array_equal(z["pgd5"], (z["pred_pgd5"] == z["labels"]).astype(np.int8))

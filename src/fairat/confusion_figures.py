@@ -91,7 +91,7 @@ def _lost_to_panel(ax: plt.Axes, matrices: dict, classes: list[str], attack: str
     labels = pd.DataFrame(
         {
             run: [
-                f"{c[:NAME_CHARS]}\n{s * 100:.0f}" if c else ""
+                f"→{c[:NAME_CHARS]}\n{s * 100:.0f}%" if c else ""
                 for c, s in zip(t["to_class"], t["to_share"], strict=True)
             ]
             for run, t in lost.items()
@@ -115,7 +115,7 @@ def _lost_to_panel(ax: plt.Axes, matrices: dict, classes: list[str], attack: str
     ax.tick_params(labelsize=7, length=0)
     ax.set_title(
         "where each class's robustness goes: colour = share lost; text = the class that took "
-        "most of it and its share (%)"
+        "most of it and its share of the class"
         if annotate
         else "share of each class lost",
         fontsize=8,

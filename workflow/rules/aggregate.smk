@@ -47,13 +47,13 @@ rule figure_confusion:
         f"{RESULTS}/tables/confusion.csv",
     output:
         png=report(
-            f"{RESULTS}/figures/confusion/{{dataset}}_{{model}}_eps{{eps}}.png",
+            f"{RESULTS}/figures/confusion/{{dataset}}/{{model}}/eps{{eps}}.png",
             caption="../report/confusion_figure.rst",
             category="Figures",
         ),
-        pdf=f"{RESULTS}/figures/confusion/{{dataset}}_{{model}}_eps{{eps}}.pdf",
+        pdf=f"{RESULTS}/figures/confusion/{{dataset}}/{{model}}/eps{{eps}}.pdf",
     log:
-        "logs/aggregate/figure_confusion_{dataset}_{model}_eps{eps}.log",
+        "logs/aggregate/figure_confusion/{dataset}/{model}/eps{eps}.log",
     conda:
         "../envs/fairat.yaml"
     params:

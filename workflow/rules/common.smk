@@ -122,7 +122,7 @@ def final_outputs():
             f"{RESULTS}/tables/class_similarity.csv",
         ]
         + [
-            f"{RESULTS}/figures/confusion/{dataset}_{model}_eps{eps}.{ext}"
+            f"{RESULTS}/figures/confusion/{dataset}/{model}/eps{eps}.{ext}"
             for dataset, model, eps in BLOCKS
             for ext in ("png", "pdf")
         ]
