@@ -41,7 +41,9 @@ def test_a_paper_config_replaces_the_default_instead_of_merging_into_it(path, tm
     jobs = planned_jobs(tmp_path, "--configfile", str(path))
     # merged with config/config.yaml, the default's 13 methods and its AutoAttack subset would
     # join every paper grid
-    assert jobs["train"] == jobs["evaluate"] == grid_size(config)
+    assert jobs.get("train", 0) == jobs.get("evaluate", 0) == grid_size(config)
+    zoo = sum(len(e.get("eps") or ["8/255"]) for e in config.get("zoo") or [])
+    assert jobs.get("evaluate_zoo", 0) == zoo
     evaluation = EvalConfig(**config["evaluation"])
     assert set(SUITES["paper"]) <= set(evaluation.suite_attacks)
     assert evaluation.autoattack_runs is None and evaluation.autoattack_per_class is None
@@ -49,10 +51,14 @@ def test_a_paper_config_replaces_the_default_instead_of_merging_into_it(path, tm
     # the table of paper configs in docs/configs.md gives these job counts
     readme = (REPO / "docs" / "configs.md").read_text()
     row = re.search(
-        rf"^\| `config/{path.name}` \|.*\| (\d+) \((\d+) train, (\d+) evaluate\) \|", readme, re.M
+        rf"^\| `config/{path.name}` \|.*\| (\d+) \((\d+) train, (\d+) evaluate"
+        r"(?:, (\d+) zoo)?\) \|",
+        readme,
+        re.M,
     )
     assert row, f"docs/configs.md has no row for config/{path.name}"
-    assert [int(g) for g in row.groups()] == [jobs["total"], jobs["train"], jobs["evaluate"]]
+    counts = [int(g or 0) for g in row.groups()]
+    assert counts == [jobs["total"], grid_size(config), grid_size(config), zoo]
 
 
 def test_the_default_config_plans_every_method_on_its_grid(tmp_path):

@@ -57,6 +57,11 @@ def check_workflow_config(
 ) -> list[RunConfig]:
     """Check the (schema-validated) config; return every run it asks for. ``by_name`` holds
     the config's expanded variants when the caller has them."""
+    if not config["methods"] and not (config.get("zoo") or config.get("external")):
+        raise ValueError(
+            "methods: {} names no run; list at least one (e.g. trades: {}), or evaluate zoo: or "
+            "external: models only"
+        )
     _check_unique(config)
     _check_eps(config)
     _check_data(config)
@@ -71,6 +76,10 @@ def check_workflow_config(
         )
     _check_evaluation(config)
     _check_writable(config)
+    if config.get("zoo") or config.get("external"):
+        from fairat.zoo import check_entries  # imports robustbench only when there are entries
+
+        check_entries(config)
     return runs
 
 

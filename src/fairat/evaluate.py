@@ -30,7 +30,7 @@ from fairat.network import build_model
 from fairat.suite import _NAME, WORST_CASE, EvalStore, SuiteOutputs, run_suite
 
 if TYPE_CHECKING:
-    from fairat.config import RunConfig
+    from fairat.config import EvalConfig, RunConfig
 
 
 def sanity_checks(
@@ -137,20 +137,62 @@ def evaluate_outputs(
     model.load_state_dict(state["model"])
     model = prepare_model(model, device, image=len(data.input_shape) == 3)
     view = METHODS.get(run.method).eval_view(model, data.num_classes)
-    x = torch.from_numpy(data.x_test).to(device)
-    y = torch.from_numpy(data.y_test).to(device)
-    cfg = run.evaluation
     store = EvalStore(
         None if resume_dir is None else Path(resume_dir) / _store_name(run, checkpoint)
     )
+    ident = {
+        "dataset": run.dataset,
+        "model": run.model,
+        "run": run.name,
+        "method": run.method,
+        "eps": run.eps_label,
+        "seed": run.seed,
+        "checkpoint_epoch": int(state["epoch"]) + 1,
+    }
+    outputs, result = evaluate_view(
+        view,
+        data,
+        run.evaluation,
+        ident=ident,
+        eps=run.eps,
+        # the file's stem, last or best, is what evaluation.autoattack_runs selects
+        checkpoint=Path(checkpoint).stem,
+        precision=precision_record(run.train.precision),
+        device=device,
+        store=store,
+        progress=progress,
+    )
+    store.remove()
+    return outputs, result
+
+
+def evaluate_view(
+    view: torch.nn.Module,
+    data: SplitData,
+    cfg: EvalConfig,
+    *,
+    ident: dict,
+    eps: float,
+    checkpoint: str,
+    precision: dict,
+    device: torch.device,
+    store: EvalStore | None = None,
+    progress: bool = True,
+) -> tuple[SuiteOutputs, dict]:
+    """The suite ``cfg`` selects for (``ident["seed"]``, eps, checkpoint) on the test split of
+    ``data``, against a K-class model on ``device`` that takes inputs in [0, 1]; the result
+    holds ``ident`` (dataset, model, run, method, eps label, seed, checkpoint epoch) first. Trained
+    runs, RobustBench zoo models and external checkpoints (:mod:`fairat.zoo`) all go through it.
+    """
+    x = torch.from_numpy(data.x_test).to(device)
+    y = torch.from_numpy(data.y_test).to(device)
     with autoattack_warnings() as aa_warnings:
         outputs = run_suite(
             view,
             x,
             y,
-            # the file's stem, last or best, is what evaluation.autoattack_runs selects
-            attacks=cfg.attacks_for(seed=run.seed, eps=run.eps, checkpoint=Path(checkpoint).stem),
-            eps=run.eps,
+            attacks=cfg.attacks_for(seed=ident["seed"], eps=eps, checkpoint=checkpoint),
+            eps=eps,
             clamp=data.clamp,
             class_names=data.class_names,
             batch_size=cfg.batch_size,
@@ -162,20 +204,13 @@ def evaluate_outputs(
             store=store,
             worst_case_over=cfg.worst_case_attacks,
         )
-    store.remove()
     flags = outputs.flags
     result = {
-        "dataset": run.dataset,
-        "model": run.model,
-        "run": run.name,
-        "method": run.method,
-        "eps": run.eps_label,
-        "seed": run.seed,
-        "checkpoint_epoch": int(state["epoch"]) + 1,
+        **ident,
         "class_names": data.class_names,
         "n_test": len(y),
         "worst_case_over": [a for a in cfg.worst_case_attacks if a in flags],
-        "precision": precision_record(run.train.precision),
+        "precision": precision,
         "attacks": outputs.reports,
         "sanity": sanity_checks(flags, tolerance=cfg.sanity_tolerance, masking_gap=cfg.masking_gap)
         + [{"check": "autoattack_warning", "detail": m} for m in aa_warnings],

@@ -117,7 +117,7 @@ rule summary_tables:
         "../envs/fairat.yaml"
     params:
         baselines={name: v.baseline for name, v in VARIANTS.items()},
-        worst_case_over=list(RUNS[0].evaluation.worst_case_attacks),
+        worst_case_over=list(EVAL_CONFIG.worst_case_attacks),
         # what each method_state.csv belongs to (fairat.engagement: idle mechanisms)
         state_runs=[
             {

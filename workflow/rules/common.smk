@@ -1,12 +1,17 @@
 """Config validation, wildcard constraints, paths and input functions (nothing else)."""
 
+import dataclasses
+import json
 from pathlib import Path
 
 from fairat.checks import load_workflow_config
-from fairat.config import data_settings, resolve_run
+from fairat.config import EvalConfig, data_settings, resolve_run
+from fairat.methods.base import parse_dataclass
 from fairat.eps import eps_tag
 from fairat.methods import METHODS, Method
 from fairat.schema import write_schema
+from fairat.zoo import entries as external_entries
+from fairat.zoo import zoo_weights
 
 BASE = Path(workflow.basedir)
 # the schema, then every check that can run before any job (fairat.checks): run names,
@@ -81,16 +86,45 @@ def init_checkpoint(wildcards):
     return f"{RESULTS}/runs/{run}/last.pt"
 
 
+# zoo and external models (fairat.zoo): one evaluation each per eps, seed 0, checkpoint last
+EXTERNAL = external_entries(config)
+EVAL_CONFIG = parse_dataclass(EvalConfig, config.get("evaluation", {}), where="evaluation")
+EVALUATION = json.dumps(dataclasses.asdict(EVAL_CONFIG))
+
+
+def external_entry(kind, wildcards):
+    """The zoo or external entry of a job's wildcards, as a dict (its eps left out for zoo_fetch)."""
+    for e in EXTERNAL:
+        if (
+            e.kind == kind
+            and e.name == wildcards.name
+            and e.dataset == wildcards.dataset
+        ):
+            if "eps" not in wildcards.keys() or eps_tag(e.eps) == wildcards.eps:
+                return dataclasses.asdict(e)
+    raise ValueError(f"no {kind} entry for {dict(wildcards)}")
+
+
+def zoo_weights_path(wildcards):
+    entry = next(e for e in EXTERNAL if e.kind == "zoo" and e.name == wildcards.name)
+    return str(zoo_weights(f"{DATA}/zoo", entry))
+
+
 def eval_jsons():
     return [
         f"{RESULTS}/eval/{run_path(run)}/{checkpoint}.json"
         for run in RUNS
         for checkpoint in CHECKPOINTS
-    ]
+    ] + [f"{RESULTS}/eval/{e.path}/last.json" for e in EXTERNAL]
 
 
 # the run blocks of the confusion figures: (dataset, model, eps tag) in config order
-BLOCKS = list(dict.fromkeys((r.dataset, r.model, eps_tag(r.eps)) for r in RUNS))
+BLOCKS = list(
+    dict.fromkeys(
+        [(r.dataset, r.model, eps_tag(r.eps)) for r in RUNS]
+        + [(e.dataset, e.model, eps_tag(e.eps)) for e in EXTERNAL]
+    )
+)
 
 
 def keeps_state(method):
