@@ -16,7 +16,7 @@ $(VENV)/.installed-run: $(BIN)/python pyproject.toml requirements.lock
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed-run
-	$(BIN)/pip install --quiet -c requirements.lock -e ".[test,zoo]"
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[test,zoo,corruptions]"
 	touch $@
 
 run: $(VENV)/.installed-run

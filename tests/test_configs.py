@@ -75,11 +75,15 @@ def test_the_headline_config_trains_a_trades_baseline_on_each_recipe(tmp_path):
         re.findall(r"results/runs/cifar10/resnet18/([\w.-]+)/eps8_255/seed0/last\.pt", out.stdout)
     )
     assert {"trades", "trades_dafa", "trades_trix"} <= trained
-    # FRL fine-tunes the 110-epoch TRADES it is compared with
-    assert "results/runs/cifar10/resnet18/trades_dafa/eps8_255/seed0/last.pt" in re.search(
-        r"rule train:\n\s+input: ([^\n]*)\n(?:.*\n){0,6}?\s+wildcards: [^\n]*run=frl_rw,",
+    # FRL fine-tunes the 110-epoch TRADES it is compared with (the seed-0 job, wherever the dry
+    # run prints it)
+    job = re.search(
+        r"rule train:\n\s+input: ([^\n]*)\n(?:.*\n){0,6}?\s+wildcards: [^\n]*run=frl_rw, "
+        r"eps=8_255, seed=0\n",
         out.stdout,
-    ).group(1)
+    )
+    assert job, "no seed-0 frl_rw training job in the dry run"
+    assert "results/runs/cifar10/resnet18/trades_dafa/eps8_255/seed0/last.pt" in job.group(1)
 
 
 def test_helpers_refuse_to_run_snakemake_in_the_repository():

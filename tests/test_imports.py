@@ -20,6 +20,9 @@ TORCH_FREE = [
     "fairat.bootstrap",
     "fairat.confusion",
     "fairat.confusion_figures",
+    "fairat.corruptions",
+    "fairat.corruption_tables",
+    "fairat.zoo",
 ]
 
 

@@ -76,11 +76,33 @@ def check_workflow_config(
         )
     _check_evaluation(config)
     _check_writable(config)
+    if config.get("corruptions"):
+        _check_corruptions(config, runs)
     if config.get("zoo") or config.get("external"):
         from fairat.zoo import check_entries  # imports robustbench only when there are entries
 
         check_entries(config)
     return runs
+
+
+def _check_corruptions(config: dict, runs: list[RunConfig]) -> None:
+    from fairat.corruptions import check_settings
+
+    raw = config["corruptions"]
+    check_settings(raw, list(config["datasets"]))
+    names = {r.name for r in runs}
+    if raw.get("baseline") is not None and raw["baseline"] not in names:
+        raise ValueError(
+            f"corruptions.baseline: {raw['baseline']!r} is not a run of this config; runs: "
+            f"{', '.join(sorted(names))}"
+        )
+    evaluated = set(config["evaluation"].get("checkpoints", ["last", "best"]))
+    for checkpoint in raw.get("checkpoints") or ["last"]:
+        if checkpoint not in evaluated:
+            raise ValueError(
+                f"corruptions.checkpoints: {checkpoint!r} is not in evaluation.checkpoints "
+                f"({', '.join(sorted(evaluated))})"
+            )
 
 
 def _check_unique(config: dict) -> None:

@@ -132,11 +132,7 @@ def evaluate_outputs(
     """
     configure_backends()
     device = resolve_device(run.device)
-    state = load_torch(checkpoint, device)
-    model = build_model(run, data)
-    model.load_state_dict(state["model"])
-    model = prepare_model(model, device, image=len(data.input_shape) == 3)
-    view = METHODS.get(run.method).eval_view(model, data.num_classes)
+    view, state = load_view(run, data, checkpoint, device)
     store = EvalStore(
         None if resume_dir is None else Path(resume_dir) / _store_name(run, checkpoint)
     )
@@ -164,6 +160,17 @@ def evaluate_outputs(
     )
     store.remove()
     return outputs, result
+
+
+def load_view(
+    run: RunConfig, data: SplitData, checkpoint: str | Path, device: torch.device
+) -> tuple[torch.nn.Module, dict]:
+    """(the K-class model evaluation attacks, the checkpoint) of a run's checkpoint."""
+    state = load_torch(checkpoint, device)
+    model = build_model(run, data)
+    model.load_state_dict(state["model"])
+    model = prepare_model(model, device, image=len(data.input_shape) == 3)
+    return METHODS.get(run.method).eval_view(model, data.num_classes), state
 
 
 def evaluate_view(

@@ -10,6 +10,7 @@ from fairat.methods.base import parse_dataclass
 from fairat.eps import eps_tag
 from fairat.methods import METHODS, Method
 from fairat.schema import write_schema
+from fairat.corruptions import settings as corruption_settings
 from fairat.zoo import entries as external_entries
 from fairat.zoo import zoo_weights
 
@@ -88,8 +89,15 @@ def init_checkpoint(wildcards):
 
 # zoo and external models (fairat.zoo): one evaluation each per eps, seed 0, checkpoint last
 EXTERNAL = external_entries(config)
-EVAL_CONFIG = parse_dataclass(EvalConfig, config.get("evaluation", {}), where="evaluation")
+EVAL_CONFIG = parse_dataclass(
+    EvalConfig, config.get("evaluation", {}), where="evaluation"
+)
 EVALUATION = json.dumps(dataclasses.asdict(EVAL_CONFIG))
+
+
+# common corruptions (fairat.corruptions): settings with defaults filled in, or None
+CORRUPTIONS = corruption_settings(config)
+CORRUPTION_CHECKPOINTS = (CORRUPTIONS or {}).get("checkpoints", [])
 
 
 def external_entry(kind, wildcards):
@@ -155,6 +163,14 @@ def final_outputs():
             f"{RESULTS}/figures/classwise_robust.pdf",
             f"{RESULTS}/tables/class_similarity.csv",
         ]
+        + (
+            [
+                f"{RESULTS}/tables/corruption_classwise.csv",
+                f"{RESULTS}/tables/paper/corruptions.md",
+            ]
+            if CORRUPTIONS
+            else []
+        )
         + [
             f"{RESULTS}/figures/confusion/{dataset}/{model}/eps{eps}.{ext}"
             for dataset, model, eps in BLOCKS
