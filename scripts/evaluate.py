@@ -1,6 +1,11 @@
 """Workflow step: attack each checkpoint of a run on the test split; flags and predicted labels
 (.npz), metrics with confusion counts and class similarity (.json)."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from pathlib import Path
 
 import torch

@@ -2,6 +2,11 @@
 predicted labels (.npz) and class-wise reports (.json, one per corruption and severity, in the
 evaluation JSON's layout), fairat.corruptions."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from pathlib import Path
 
 import numpy as np

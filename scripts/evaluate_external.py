@@ -2,6 +2,11 @@
 suite on the dataset's test split; flags and predicted labels (.npz), metrics (.json), as for a
 trained run's `last` checkpoint (fairat.zoo, fairat.evaluate.evaluate_view)."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 import hashlib
 import json
 from importlib.metadata import version

@@ -1,5 +1,10 @@
 """Workflow step: train one run and write last.pt, best.pt, history.csv and config.json."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from pathlib import Path
 
 import torch

@@ -1,0 +1,181 @@
+"""fairat.jobserver: a workflow script handed to a warm, forked copy behaves as if it ran in its
+own process (working directory, environment, streams, exit status, signals), and a copy never
+outlives the job process that asked for it.
+
+Each test talks to a server of its own: the PYTHON_* variable below is part of the server's
+name (fairat.jobserver.server_name), and FAIRAT_JOBSERVER_IDLE makes it exit soon after."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the job server is Linux-only")
+
+PROBE = """
+import json, os, sys, time, types
+snakemake = globals().get("snakemake") or types.SimpleNamespace(tag=os.environ["TAG"])
+from fairat.jobserver import hand_over
+hand_over(snakemake, __file__)
+import fairat.jobserver
+print(json.dumps({
+    "pid": os.getpid(),
+    "ppid": os.getppid(),
+    "in_copy": fairat.jobserver._IN_COPY,
+    "cwd": os.getcwd(),
+    "tag": snakemake.tag,
+    "probe": os.environ.get("PROBE"),
+    "torch_loaded": "torch" in sys.modules,
+}))
+print("a line on stderr", file=sys.stderr)
+mode = os.environ.get("MODE")
+if mode == "fail":
+    raise RuntimeError("boom")
+if mode == "exit3":
+    sys.exit(3)
+if mode == "sleep":
+    with open(os.environ["PIDFILE"], "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(120)
+"""
+
+
+class Probe:
+    """Runs the probe script under a server of its own (``server`` names it)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.script = tmp_path / "probe.py"
+        self.script.write_text(PROBE)
+        self.dir = tmp_path
+        self.server = f"test-{uuid.uuid4().hex[:12]}"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHON_FAIRAT_TEST_SERVER": self.server,
+            "FAIRAT_JOBSERVER_IDLE": "3",
+            "TAG": "t1",
+            **extra,
+        }
+
+    def __call__(self, *, cwd: Path | None = None, wait: bool = True, **extra: str):
+        cmd, env, cwd = [sys.executable, str(self.script)], self.env(**extra), cwd or self.dir
+        if not wait:
+            return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
+        return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def probe(tmp_path):
+    return Probe(tmp_path)
+
+
+def facts(done: subprocess.CompletedProcess) -> dict:
+    return json.loads(done.stdout.splitlines()[0])
+
+
+def gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_script_runs_in_a_warm_copy_with_the_callers_cwd_env_and_streams(probe, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    first = probe(cwd=work, PROBE="hello")
+    assert first.returncode == 0, first.stderr
+    seen = facts(first)
+    assert seen["in_copy"] is True
+    assert seen["torch_loaded"] is True  # preloaded by the server, never imported by the probe
+    assert seen["cwd"] == str(work)
+    assert seen["probe"] == "hello"
+    assert seen["tag"] == "t1"
+    assert "a line on stderr" in first.stderr  # the caller's own stderr, passed as a descriptor
+    second = probe(TAG="t2")
+    assert facts(second)["tag"] == "t2"
+    assert facts(second)["ppid"] == seen["ppid"], "the second job should reuse the server"
+    assert facts(second)["pid"] != seen["pid"]
+
+
+def test_exit_status_and_traceback_reach_the_caller(probe):
+    failed = probe(MODE="fail")
+    assert failed.returncode == 1
+    assert "RuntimeError: boom" in failed.stderr
+    assert "Traceback" in failed.stderr
+    assert probe(MODE="exit3").returncode == 3
+
+
+def test_off_runs_the_script_in_its_own_process(probe):
+    done = probe(FAIRAT_JOBSERVER="0")
+    seen = facts(done)
+    assert done.returncode == 0
+    assert seen["in_copy"] is False
+    assert seen["torch_loaded"] is False
+    inside_slurm = facts(probe(SLURM_JOB_ID="123"))
+    assert inside_slurm["in_copy"] is False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_copy_dies_with_its_job_process(probe, tmp_path, sig):
+    pidfile = tmp_path / f"copy-{sig}.pid"
+    job = probe(wait=False, MODE="sleep", PIDFILE=str(pidfile))
+    deadline = time.time() + 60
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.time() < deadline and job.poll() is None, "the probe never started"
+        time.sleep(0.05)
+    copy = int(pidfile.read_text())
+    assert copy != job.pid
+    job.send_signal(sig)
+    assert job.wait(timeout=30) != 0
+    assert gone(copy), f"the copy {copy} outlived its job process ({sig.name})"
+
+
+def test_an_idle_server_exits(probe):
+    done = probe()
+    server = facts(done)["ppid"]
+    assert psutil.pid_exists(server)
+    assert gone(server, timeout=20), "the server did not exit after FAIRAT_JOBSERVER_IDLE"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another user")
+def test_the_server_refuses_other_users(probe):
+    idle = {"FAIRAT_JOBSERVER_IDLE": "30"}  # still up when the other user knocks
+    assert facts(probe(**idle))["in_copy"] is True
+    code = (
+        "import os, socket\n"
+        "from fairat import jobserver\n"
+        "name = jobserver.server_name()\n"
+        "os.setuid(65534)\n"
+        "conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+        "conn.connect(name)\n"
+        "try:\n"
+        "    jobserver._send(conn, {'script': '/bin/true'}, fds=[0, 1, 2])\n"
+        "    print(jobserver._recv(conn))\n"
+        "except ConnectionResetError:\n"  # closed on us with the request unread
+        "    print(None)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=probe.env(**idle),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "None", "a connection from another user got an answer"
