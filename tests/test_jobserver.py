@@ -166,7 +166,7 @@ def test_the_server_refuses_other_users(probe):
         "conn.connect(name)\n"
         "try:\n"
         "    jobserver._send(conn, {'script': '/bin/true'}, fds=[0, 1, 2])\n"
-        "    print(jobserver._recv(conn))\n"
+        "    print(jobserver._recv(conn)[0])\n"
         "except ConnectionResetError:\n"  # closed on us with the request unread
         "    print(None)\n"
     )

@@ -59,6 +59,7 @@ PRELOAD = (
     "snakemake.logging",
 )
 IDLE_SECONDS = float(os.environ.get("FAIRAT_JOBSERVER_IDLE", "30"))
+REQUEST_TIMEOUT = 10.0  # seconds the server waits for a connected client's request
 START_TIMEOUT = 60.0  # seconds to wait for a new server to accept, then run in-process
 # environment variables read at import time by torch, numpy, CUDA or Python itself
 IMPORT_ENV = ("TORCH", "CUDA", "OMP", "MKL", "KMP", "OPENBLAS", "PYTHON", "LD_", "NVIDIA")
@@ -110,7 +111,7 @@ def hand_over(snakemake: Any, script: str) -> None:
         stream.flush()
     try:
         _send(conn, request, fds=list(range(_FDS)))
-        reply = _recv(conn)
+        reply, _ = _recv(conn)
     except OSError:  # the server closed as it went idle
         reply = None
     if reply is None or "pid" not in reply:
@@ -162,7 +163,7 @@ def _wait(conn: socket.socket, pid: int) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, forward)
-    reply = _recv(conn)
+    reply, _ = _recv(conn)
     if reply is None:
         print(
             f"fairat job server: job process {pid} ended without an exit status "
@@ -185,24 +186,20 @@ def _send(conn: socket.socket, obj: Any, fds: list[int] | None = None) -> None:
     conn.sendall(data)
 
 
-def _recv(conn: socket.socket, nfds: int = 0) -> Any:
-    """One message (and, with ``nfds``, the descriptors sent with it); None at end of stream."""
+def _recv(conn: socket.socket, nfds: int = 0) -> tuple[Any, list[int]]:
+    """One message and the descriptors sent with it (at most ``nfds``); the message is None at
+    end of stream."""
     fds: list[int] = []
     if nfds:
         head, fds, _flags, _addr = socket.recv_fds(conn, 4, nfds)
     else:
-        head = _recv_exact(conn, 4)
+        head = b""
+    head += _recv_exact(conn, 4 - len(head))
     if len(head) < 4:
-        rest = _recv_exact(conn, 4 - len(head)) if head else b""
-        head += rest
-        if len(head) < 4:
-            return (None, fds) if nfds else None
+        return None, fds
     size = struct.unpack("!I", head)[0]
     body = _recv_exact(conn, size)
-    if len(body) < size:
-        return (None, fds) if nfds else None
-    obj = pickle.loads(body)
-    return (obj, fds) if nfds else obj
+    return (pickle.loads(body) if len(body) == size else None), fds
 
 
 def _recv_exact(conn: socket.socket, size: int) -> bytes:
@@ -266,11 +263,13 @@ def _peer_uid(conn: socket.socket) -> int:
 
 def _start_copy(listener: socket.socket, conn: socket.socket) -> int:
     """Fork a copy for the job on ``conn``; returns its pid (0 if the request was bad)."""
+    conn.settimeout(REQUEST_TIMEOUT)  # a client that connects and sends nothing must not stall
     try:
         request, fds = _recv(conn, nfds=_FDS)
     except (OSError, pickle.UnpicklingError, EOFError):
         conn.close()
         return 0
+    conn.settimeout(None)
     if request is None or len(fds) != _FDS:
         for fd in fds:
             os.close(fd)
