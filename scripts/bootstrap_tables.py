@@ -2,6 +2,12 @@
 checkpoint and attack (bootstrap.csv) and how often each class is the worst one
 (worst_class_frequency.csv), from classwise.csv (fairat.bootstrap)."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from fairat.bootstrap import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, bootstrap_tables
 from fairat.checkpoint import save_text
 from fairat.logs import log_to

@@ -1,5 +1,11 @@
 """Workflow step: collect the evaluation JSON files into classwise.csv and sanity.csv."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from fairat.checkpoint import save_text
 from fairat.logs import log_to
 from fairat.tables import classwise_table, sanity_table

@@ -2,6 +2,12 @@
 (confusion.csv) and DAFA's class-similarity matrices (class_similarity.csv) of every run, seed,
 checkpoint and attack (fairat.confusion)."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from fairat.checkpoint import save_text
 from fairat.confusion import confusion_tables
 from fairat.logs import log_to

@@ -2,6 +2,12 @@
 published CIFAR-10-C / CIFAR-100-C files, or generated with imagecorruptions; one uint8 array per
 corruption and severity (.npz)."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from pathlib import Path
 
 from fairat.checkpoint import rebuild_damaged_inputs, save_npz

@@ -1,6 +1,12 @@
 """Workflow step: corruption_classwise.csv (every corruption evaluation, classwise.csv's layout)
 and paper 003's corruption table as CSV, Markdown and LaTeX (fairat.corruption_tables)."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from fairat.checkpoint import save_text
 from fairat.corruption_tables import corruption_table
 from fairat.logs import log_to

@@ -4,7 +4,8 @@ trained run's `last` checkpoint (fairat.zoo, fairat.evaluate.evaluate_view)."""
 
 from fairat.jobserver import hand_over
 
-# runs the rest of this file in a fork of a warm process that has imported torch
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 import hashlib

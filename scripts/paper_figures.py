@@ -1,6 +1,12 @@
 """Workflow step: the paper-style figures from classwise.csv (per-class heatmap, accuracy
 against eps, the average/worst-class trade-off), PNG and PDF."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from fairat.logs import log_to
 from fairat.paper_figures import write_figures
 from fairat.tables import read_classwise

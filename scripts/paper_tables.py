@@ -1,6 +1,12 @@
 """Workflow step: the paper-style tables (TRIX/DAFA, Table I, error statistics, per class),
 each as CSV, Markdown and LaTeX."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from fairat.checkpoint import save_text
 from fairat.logs import log_to
 from fairat.paper_tables import paper_tables, to_csv, to_latex, to_markdown

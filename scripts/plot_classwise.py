@@ -1,5 +1,11 @@
 """Workflow step: the figure of per-class robust accuracy by method (PNG and PDF)."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from fairat.figures import plot_classwise_robust
 from fairat.logs import log_to
 from fairat.tables import read_classwise

@@ -1,5 +1,11 @@
 """Workflow step: the confusion figure of one run block (dataset, model, eps), PNG and PDF."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from fairat.confusion import read_confusion
 from fairat.confusion_figures import plot_confusion_block
 from fairat.eps import eps_tag

@@ -1,8 +1,12 @@
 """Workflow step: each stateful run's per-epoch method state (class weights, radii, ...)."""
 
-import json
-from pathlib import Path
+from fairat.jobserver import hand_over
 
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
+import numpy as np
 import pandas as pd
 
 from fairat.figures import plot_method_state
@@ -10,13 +14,14 @@ from fairat.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821
-    outputs = zip(sm.input.states, sm.input.metrics, sm.output.png, sm.output.pdf, strict=True)
-    for state_csv, metrics, png, pdf in outputs:
+    class_names = {}  # dataset file -> its class names
+    outputs = zip(
+        sm.input.states, sm.input.data, sm.params.titles, sm.output.png, sm.output.pdf, strict=True
+    )
+    for state_csv, data, title, png, pdf in outputs:
+        if data not in class_names:
+            with np.load(data, allow_pickle=False) as arrays:
+                class_names[data] = [str(c) for c in arrays["class_names"]]
         state = pd.read_csv(state_csv)
-        result = json.loads(Path(metrics).read_text())
-        title = (
-            f"{result['run']} ({result['method']}): {result['dataset']} / {result['model']} / "
-            f"eps {result['eps']} / seed {result['seed']}"
-        )
-        plot_method_state(state, result["class_names"], [png, pdf], title)
+        plot_method_state(state, class_names[data], [png, pdf], title)
         print(f"{len(state)} epochs, columns {list(state.columns)} -> {png}, {pdf}")

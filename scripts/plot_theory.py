@@ -1,6 +1,12 @@
 """Workflow step: one of paper 001's Figures 1(a), 1(b), 2(a), 2(b) (closed form and Monte Carlo),
 its tidy data and its caption sentence."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 import time
 
 from fairat.checkpoint import atomic_write, save_text

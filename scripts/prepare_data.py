@@ -1,5 +1,11 @@
 """Workflow step: prepare one dataset into a .npz of arrays with the stratified validation split."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from pathlib import Path
 
 from fairat.data import prepare

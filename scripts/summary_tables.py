@@ -1,6 +1,12 @@
 """Workflow step: the per-run summary (CSV, Markdown, LaTeX), the paired comparisons and
 metrics.json (the summary's means as DVC metrics)."""
 
+from fairat.jobserver import hand_over
+
+# runs the rest of this file in a fork of a warm process that has imported torch, pandas
+# and matplotlib (fairat.jobserver)
+hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
+
 from fairat.checkpoint import save_json, save_text
 from fairat.engagement import idle_runs
 from fairat.logs import log_to

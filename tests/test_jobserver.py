@@ -27,6 +27,7 @@ snakemake = globals().get("snakemake") or types.SimpleNamespace(tag=os.environ["
 from fairat.jobserver import hand_over
 hand_over(snakemake, __file__)
 import fairat.jobserver
+HEAVY = ("torch", "torch._dynamo", "pandas", "scipy.stats", "matplotlib.pyplot", "seaborn")
 print(json.dumps({
     "pid": os.getpid(),
     "ppid": os.getppid(),
@@ -34,7 +35,7 @@ print(json.dumps({
     "cwd": os.getcwd(),
     "tag": snakemake.tag,
     "probe": os.environ.get("PROBE"),
-    "torch_loaded": "torch" in sys.modules,
+    "loaded": [m for m in HEAVY if m in sys.modules],
 }))
 print("a line on stderr", file=sys.stderr)
 mode = os.environ.get("MODE")
@@ -102,7 +103,16 @@ def test_a_script_runs_in_a_warm_copy_with_the_callers_cwd_env_and_streams(probe
     assert first.returncode == 0, first.stderr
     seen = facts(first)
     assert seen["in_copy"] is True
-    assert seen["torch_loaded"] is True  # preloaded by the server, never imported by the probe
+    # preloaded by the server, never imported by the probe: torch, TorchDynamo (which a
+    # training job's optimizer imports) and the table and figure jobs' libraries
+    assert seen["loaded"] == [
+        "torch",
+        "torch._dynamo",
+        "pandas",
+        "scipy.stats",
+        "matplotlib.pyplot",
+        "seaborn",
+    ]
     assert seen["cwd"] == str(work)
     assert seen["probe"] == "hello"
     assert seen["tag"] == "t1"
@@ -126,7 +136,7 @@ def test_off_runs_the_script_in_its_own_process(probe):
     seen = facts(done)
     assert done.returncode == 0
     assert seen["in_copy"] is False
-    assert seen["torch_loaded"] is False
+    assert seen["loaded"] == []
     inside_slurm = facts(probe(SLURM_JOB_ID="123"))
     assert inside_slurm["in_copy"] is False
 
@@ -179,3 +189,18 @@ def test_the_server_refuses_other_users(probe):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "None", "a connection from another user got an answer"
+
+
+def test_every_workflow_script_hands_over_before_its_imports():
+    """A script that forgets hand_over pays the whole import cost in every job it runs."""
+    import ast
+
+    scripts = sorted((Path(__file__).resolve().parents[1] / "scripts").glob("*.py"))
+    assert len(scripts) > 10
+    for script in scripts:
+        body = ast.parse(script.read_text()).body
+        first = [ast.unparse(node) for node in body[1:3]]  # after the docstring
+        assert first == [
+            "from fairat.jobserver import hand_over",
+            "hand_over(snakemake, __file__)",
+        ], f"{script.name} should start with hand_over(snakemake, __file__) after its docstring"

@@ -58,8 +58,10 @@ def configure_backends() -> None:
 
 def deterministic_algorithms() -> None:
     """What ``torch.use_deterministic_algorithms(True, warn_only=True)`` does, without its
-    import of ``torch._inductor`` (which loads TorchDynamo: about 3.4 s of a CPU job's start-up,
-    measured with cProfile on a default training job; torch 2.14 ``torch/__init__.py``,
+    import of ``torch._inductor`` (which loads TorchDynamo: 2-3 s of CPU, measured with cProfile;
+    an evaluation job builds no optimizer and so never needs it, while a training job's
+    ``torch.optim`` optimizer imports it anyway, preloaded by :mod:`fairat.jobserver`; torch
+    2.14 ``torch/__init__.py``,
     ``use_deterministic_algorithms``, imports ``torch._inductor.config`` to set its
     ``deterministic`` flag and then calls ``_C._set_deterministic_algorithms``). Inductor reads
     that flag from ``TORCHINDUCTOR_DETERMINISTIC`` when it is first imported (by

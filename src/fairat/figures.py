@@ -219,23 +219,37 @@ def state_groups(columns: list[str], class_names: list[str]) -> dict[str, list[s
 def plot_method_state(
     state: pd.DataFrame, class_names: list[str], outs: list[str | Path], title: str
 ) -> None:
-    """One panel per kind of per-epoch method state (class weights, radii, ...), a line per class."""
+    """One panel per kind of per-epoch method state (class weights, radii, ...), a line per class
+    in the same colour in every panel, with one legend of the classes for the figure; a panel of
+    run-level state (``""`` group: CFA's ``calibrated``, ...) keeps a legend of its own."""
     groups = state_groups(list(state.columns), class_names)
     sns.set_theme(style="whitegrid", context="paper")
     n = max(len(groups), 1)
-    fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 2.8), squeeze=False)
+    class_legend = any(groups) and len(class_names) <= 20
+    legend_width = 0.8 if class_legend else 0.0  # inches at the right for the class legend
+    width = 3.2 * n + legend_width
+    fig, axes = plt.subplots(1, n, figsize=(width, 2.8), squeeze=False)
     palette = sns.color_palette("colorblind", max(len(class_names), 1))
+    class_lines = {}
     for ax, (prefix, cols) in zip(axes[0], groups.items(), strict=False):
         for i, col in enumerate(cols):
-            label = col[len(prefix) + 1 :] if prefix else col
-            ax.plot(state["epoch"], state[col], label=label, color=palette[i % len(palette)])
+            if prefix:
+                name = col[len(prefix) + 1 :]
+                k = class_names.index(name)
+                (line,) = ax.plot(state["epoch"], state[col], color=palette[k % len(palette)])
+                class_lines.setdefault(k, (line, name))
+            else:
+                ax.plot(state["epoch"], state[col], label=col, color=palette[i % len(palette)])
         ax.set_xlabel("epoch")
         ax.set_ylabel(prefix or "value")
-        if len(cols) <= 12:
+        if not prefix and len(cols) <= 12:
             ax.legend(fontsize=6, ncol=2)
+    if class_legend and class_lines:
+        handles, labels = zip(*(class_lines[k] for k in sorted(class_lines)), strict=True)
+        fig.legend(handles, labels, title="class", loc="center right", fontsize=7)
     if not groups:
         axes[0][0].text(0.5, 0.5, "this method keeps no per-epoch state", ha="center")
         axes[0][0].set_axis_off()
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1 - legend_width / width, 1))  # it ignores figure legends
     save_figure(fig, outs)

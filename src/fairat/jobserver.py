@@ -1,14 +1,16 @@
 """Run a workflow script in a fork of a warm process instead of a fresh interpreter.
 
-Every training and evaluation job is a fresh Python process, and importing torch and the
-package costs about 3 s of CPU before the job does anything: about 40 % of the default run's CPU
-time on 2 cores (issue 14). A script that starts with ``hand_over(snakemake, __file__)`` sends
-itself to a *job server*: a process, started by the first job that needs one, that has imported
-torch and fairat once (:data:`PRELOAD`) and forks a copy of itself for each job. The copy takes
-the job's working directory, environment and standard streams (passed as file descriptors over
-the socket), runs the script as ``__main__`` would, and reports its exit status to the waiting
-job process, which exits with it. Snakemake still sees one process per job with the job's log,
-exit status and signals; only the interpreter start-up is shared.
+Every workflow job is a fresh Python process. Before a training or evaluation job does anything,
+importing torch and the package costs it about 3 s of CPU, and building an optimizer 2-3 s more
+(torch.optim imports TorchDynamo); pandas, scipy, matplotlib and seaborn cost a table or figure
+job about 2.7 s. That was about 40 % of the default run's CPU time on 2 cores (issue 14). Every
+script in ``scripts/`` therefore starts with ``hand_over(snakemake, __file__)``, which sends the
+job to a *job server*: a process, started by the first job that needs one, that has imported
+those libraries and fairat once (:data:`PRELOAD`) and forks a copy of itself for each job. The
+copy takes the job's working directory, environment and standard streams (passed as file
+descriptors over the socket), runs the script as ``__main__`` would, and reports its exit status
+to the waiting job process, which exits with it. Snakemake still sees one process per job with
+the job's log, exit status and signals; only the interpreter start-up is shared.
 
 - The job process forwards SIGINT and SIGTERM to its copy; if the job process dies without
   forwarding (SIGKILL, as a preempted node or the kill-and-resume test does), the copy notices
@@ -16,9 +18,9 @@ exit status and signals; only the interpreter start-up is shared.
 - The server forks before any torch operation ran (no OpenMP pool, no CUDA context): the copy
   initialises those itself, as a fresh process would.
 - The socket is in Linux's abstract namespace (nothing on disk to go stale), named by the user,
-  the interpreter, ``sys.path`` (but the script's own directory), the mtimes and sizes of the package's source files and the
-  environment variables that shape imports (:func:`server_name`): editing fairat or switching
-  venvs starts a new server. The server accepts only connections from its own user
+  the interpreter, ``sys.path`` (but the script's own directory), the mtimes and sizes of the
+  package's source files and the environment variables that shape imports (:func:`server_name`):
+  editing fairat or switching venvs starts a new server. The server accepts only connections from its own user
   (``SO_PEERCRED``) and exits after :data:`IDLE_SECONDS` without a job.
 - Off where it would be wrong or useless: inside a Slurm job (the server would live outside the
   job's cgroup and node), off Linux, and with ``FAIRAT_JOBSERVER=0``. Then, or if a server
@@ -51,10 +53,21 @@ from typing import Any
 # imported once by the server, so that no job pays for them
 PRELOAD = (
     "torch",
+    # every torch.optim optimizer imports TorchDynamo (and with it Inductor) when it is built,
+    # through its torch._disable_dynamo-wrapped methods: 2-3 s of every training job
+    "torch._dynamo",
     "fairat.train",
     "fairat.evaluate",
     "fairat.zoo",
     "fairat.attacks.autoattack",
+    # the table and figure jobs: pandas, scipy, matplotlib (Agg) and seaborn, about 2.7 s each
+    "fairat.figures",
+    "fairat.paper_figures",
+    "fairat.paper_tables",
+    "fairat.theory_figures",
+    "fairat.confusion_figures",
+    "fairat.bootstrap",
+    "fairat.sweeps",
     "snakemake.io",  # what unpickling the job's snakemake object needs
     "snakemake.logging",
 )

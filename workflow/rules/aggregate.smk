@@ -155,10 +155,9 @@ rule figure_classwise:
 
 rule figures_method_state:
     input:
+        # training outputs only: the figures are drawn while evaluations still run
         states=[f"{RESULTS}/runs/{run_path(run)}/method_state.csv" for run in STATEFUL],
-        metrics=[
-            f"{RESULTS}/eval/{run_path(run)}/{CHECKPOINTS[0]}.json" for run in STATEFUL
-        ],
+        data=[f"{DATA}/{run.dataset}.npz" for run in STATEFUL],  # the class names
     output:
         png=report(
             [
@@ -173,6 +172,12 @@ rule figures_method_state:
         "logs/aggregate/figures_method_state.log",
     conda:
         "../envs/fairat.yaml"
+    params:
+        titles=[
+            f"{run.name} ({run.method}): {run.dataset} / {run.model} / "
+            f"eps {run.eps_label} / seed {run.seed}"
+            for run in STATEFUL
+        ],
     script:
         "../../scripts/plot_method_state.py"
 
