@@ -27,6 +27,7 @@ TESTED = {
     r"dvc (remote add -d \S+ \S+|(repro|push|pull|commit -f|status) pipeline@\S+|"
     r"metrics show|metrics diff|params diff|plots show|stage list)": "tests/test_dvc.py",
     r'git add \S+ && git commit -m "[^"]+"': "tests/test_dvc.py",
+    r"\.venv/bin/python benchmarks/run_times\.py": "tests/test_run_times.py",
     r"PYTHONPATH=src python3 benchmarks/gpu_check\.py --cpu --tiny": "tests/test_gpu_check.py",
     r"PYTHONPATH=src python3 benchmarks/gpu_check\.py": "tests/test_gpu_check.py (needs a GPU: "
     "without one it must refuse, naming --cpu)",
