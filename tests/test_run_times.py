@@ -48,6 +48,8 @@ def test_job_seconds_by_rule_and_the_epochs_share(tmp_path):
     log_dir = tmp_path / ".snakemake/log"
     log_dir.mkdir(parents=True)
     (log_dir / "2026-12-03T120000.000000.snakemake.log").write_text(LOG)
+    # a later `snakemake --report` leaves a log of no job: the run's log is still the one read
+    (log_dir / "2026-12-03T130000.000000.snakemake.log").write_text("Building DAG of jobs...\n")
     train_log = tmp_path / "logs/train/d/m/a/eps8_255/seed0.log"
     train_log.parent.mkdir(parents=True)
     train_log.write_text(
@@ -56,6 +58,7 @@ def test_job_seconds_by_rule_and_the_epochs_share(tmp_path):
     )
     done = run(tmp_path)
     assert done.returncode == 0, done.stderr
+    assert "T120000" in done.stdout.splitlines()[0]
     rows = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[2:6]}
     assert rows["train"] == ["2", "15.0", "30", "20"]
     assert rows["summary"] == ["1", "9.0", "9", "9"]
