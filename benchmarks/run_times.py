@@ -8,9 +8,8 @@ was the epochs themselves (the rest is start-up and writing checkpoints).
     .venv/bin/python benchmarks/run_times.py [SNAKEMAKE_LOG] [--logs logs]
 
 SNAKEMAKE_LOG defaults to the newest file in .snakemake/log that records a finished job (so not
-that of a later `--report` or dry run). Snakemake stamps its log to the
-second, so a single short job's duration is good to about a second; totals over many jobs are
-what this is for. Only the standard library is used: it runs anywhere the log is.
+that of a later `--report` or dry run). Snakemake stamps its log to the second, so a single short
+job's duration is good to about a second; totals over many jobs are what this is for. Only the standard library is used: it runs anywhere the log is.
 """
 
 from __future__ import annotations
@@ -68,17 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("log", nargs="?", type=Path, help="a .snakemake/log/*.snakemake.log")
     parser.add_argument("--logs", type=Path, default=Path("logs"), help="the workflow's logs/")
     args = parser.parse_args(argv)
-    log = args.log
-    if log is None:  # the newest log of a run that ran jobs (not of a dry run or `--report`)
+    if args.log is None:  # the newest log of a run that ran jobs (not of a dry run or `--report`)
         logs = sorted(Path(".snakemake/log").glob("*.snakemake.log"), reverse=True)
         if not logs:
             parser.error("no .snakemake/log/*.snakemake.log here; name the log to read")
-        log = next((p for p in logs if job_durations(p.read_text())[0]), logs[0])
-    if not log.is_file():
-        parser.error(f"no such log: {log}")
-    durations, span, cores = job_durations(log.read_text())
-    if not durations:
-        parser.error(f"{log} records no finished job")
+    elif not args.log.is_file():
+        parser.error(f"no such log: {args.log}")
+    else:
+        logs = [args.log]
+    for log in logs:
+        durations, span, cores = job_durations(log.read_text())
+        if durations:
+            break
+    else:
+        parser.error(f"{logs[0]} records no finished job")
     print(f"{log}")
     print(f"{'rule':24s} {'jobs':>5s} {'mean s':>7s} {'total s':>8s} {'max s':>6s}")
     total = 0.0

@@ -14,7 +14,10 @@ from fairat.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821
-    class_names = {}  # dataset file -> its class names
+    # dataset file -> its class names, read without fairat.data.load_prepared, which imports
+    # torch (3 s where no job server runs) and loads every array; a damaged file has already
+    # failed the training jobs that read it before this job can run
+    class_names = {}
     outputs = zip(
         sm.input.states, sm.input.data, sm.params.titles, sm.output.png, sm.output.pdf, strict=True
     )

@@ -20,8 +20,8 @@ the job's log, exit status and signals; only the interpreter start-up is shared.
 - The socket is in Linux's abstract namespace (nothing on disk to go stale), named by the user,
   the interpreter, ``sys.path`` (but the script's own directory), the mtimes and sizes of the
   package's source files and the environment variables that shape imports (:func:`server_name`):
-  editing fairat or switching venvs starts a new server. The server accepts only connections from its own user
-  (``SO_PEERCRED``) and exits after :data:`IDLE_SECONDS` without a job.
+  editing fairat or switching venvs starts a new server. The server accepts only connections
+  from its own user (``SO_PEERCRED``) and exits after :data:`IDLE_SECONDS` without a job.
 - Off where it would be wrong or useless: inside a Slurm job (the server would live outside the
   job's cgroup and node), off Linux, and with ``FAIRAT_JOBSERVER=0``. Then, or if a server
   cannot be started, the script simply runs in its own process as before.
