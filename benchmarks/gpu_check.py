@@ -52,7 +52,13 @@ from torch import nn
 
 from fairat.config import RunConfig, TrainConfig
 from fairat.data import SplitData, to_float
-from fairat.device import PRECISIONS, configure_backends, prepare_model, training_autocast
+from fairat.device import (
+    PRECISIONS,
+    configure_backends,
+    prepare_batch,
+    prepare_model,
+    training_autocast,
+)
 from fairat.methods import METHODS, TrainContext
 from fairat.network import build_model
 from fairat.suite import evaluate_model
@@ -162,7 +168,7 @@ def batch_of(data: SplitData, size: Size, device: torch.device) -> tuple[torch.T
 
 
 def model_for(size: Size, device: torch.device, data: SplitData) -> nn.Module:
-    """The size's model, seeded, placed as the trainer places it (channels_last on CUDA)."""
+    """The size's model, seeded, placed as the trainer places it (channels_last)."""
     torch.manual_seed(0)
     return prepare_model(
         build_model(make_run(size, "pgd_at", device.type), data), device, image=True
@@ -264,9 +270,7 @@ def step_rows(size: Size, device: torch.device, data: SplitData) -> list[dict]:
     x_u8, y = batch_of(data, size, device)
     model = model_for(size, device, data)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = to_float(x_u8)
-    if device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
+    x = prepare_batch(to_float(x_u8))
     one_pass = training_pass(model, x, y, "fp32")
     t_pass = seconds_per_call(one_pass, device, size)
     steps = {}

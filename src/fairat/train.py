@@ -51,6 +51,7 @@ from fairat.device import (
     configure_backends,
     maybe_compile,
     precision_record,
+    prepare_batch,
     prepare_model,
     resolve_device,
     training_autocast,
@@ -288,8 +289,7 @@ def train_epoch(
         xb, yb = to_float(x_train[idx]), y_train[idx]
         if augment:
             xb = augment_batch(xb, generator=generator)
-        if device.type == "cuda" and xb.ndim == 4:
-            xb = xb.contiguous(memory_format=torch.channels_last)
+        xb = prepare_batch(xb)
         with training_autocast(device, precision):
             loss = method.loss(model, xb, yb)
         value = loss.item()  # the batch's one host-device synchronisation
