@@ -12,6 +12,8 @@ import yaml
 from helpers import REPO, run_snakemake
 
 from fairat.checks import load_workflow_config
+from fairat.config import EvalConfig
+from fairat.corruption_tables import strongest_pgd
 from fairat.corruptions import (
     BROKEN_IN_GENERATE,
     CORRUPTIONS,
@@ -132,6 +134,29 @@ def test_corruption_settings_that_need_the_runs(change, message, tmp_path):
     schema = write_schema(REPO / "workflow/schemas/config.schema.yaml", tmp_path / "s.json")
     with pytest.raises(ValueError, match=message):
         load_workflow_config(config, schema)
+
+
+def test_strongest_pgd_prefers_paper_003s_pgd40_then_the_most_steps():
+    assert strongest_pgd(["clean", "pgd100", "pgd40", "cw30"]) == "pgd40"
+    assert strongest_pgd(["clean", "pgd20", "pgd100", "cw100"]) == "pgd100"
+    assert strongest_pgd(["clean", "fgsm", "cw30"]) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for p in sorted((REPO / "config").glob("*.yaml"))
+        if "corruptions" in yaml.safe_load(p.read_text())
+    ],
+    ids=lambda p: p.stem,
+)
+def test_a_shipped_corruption_table_reports_paper_003s_pgd40(path):
+    """Paper 003's Table 2 and its corruption table report PGD-40 error; a shipped config that
+    writes that table runs pgd40 in its suite (every attack but a restricted AutoAttack runs on
+    every checkpoint and the whole test split, docs/protocol.md)."""
+    config = yaml.safe_load(path.read_text())
+    assert strongest_pgd(list(EvalConfig(**config["evaluation"]).suite_attacks)) == "pgd40"
 
 
 def test_corruptions_end_to_end_on_digits(tmp_path):

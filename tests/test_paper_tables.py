@@ -159,6 +159,19 @@ def test_error_stats_clean_and_adversarial():
     assert rows[1] == r"trades & \textbf{20.00} & 12.25 & 60.00 & 18.97 \\"
 
 
+def test_error_stats_use_paper_003s_pgd40_when_the_suite_ran_it():
+    assert "(paper 003 uses PGD-40)" in error_stats(classwise()).note
+    df = classwise()
+    df["attack"] = df["attack"].replace({"pgd10": "pgd40"})  # worst_case + 0.05 per class
+    table = error_stats(df)
+    first = table.data[table.data["eps"] == "8/255"].set_index("run")
+    assert first.loc["fair", "adv_mean"] == pytest.approx(0.50)  # 0.55 under worst_case
+    assert first.loc["fair", "clean_mean"] == pytest.approx(0.25)
+    assert "`pgd40`" in table.note and "paper 003 uses" not in table.note
+    lines = block_lines(to_markdown(table), HEAD)
+    assert lines[0] == "| run | clean mean | clean std | pgd40 mean | pgd40 std |"
+
+
 def test_per_class_robust_accuracy():
     table = per_class(classwise())
     first = table.data[table.data["eps"] == "8/255"].set_index("run")
