@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from fairat.corruptions import mce
-from fairat.paper_tables import Column, PaperTable, _frame
+from fairat.paper_tables import PAPER_003_ATTACK, Column, PaperTable, _frame, paper_003_caveat
 from fairat.tables import RUN
 
 BLOCK = ["dataset", "model", "eps", "checkpoint"]
@@ -22,8 +22,8 @@ BLOCK = ["dataset", "model", "eps", "checkpoint"]
 def strongest_pgd(attacks: list[str]) -> str | None:
     """pgd40 (paper 003's attack) when the suite has it, else the PGD with most steps."""
     pgds = [a for a in attacks if re.fullmatch(r"pgd\d+", a)]
-    if "pgd40" in pgds:
-        return "pgd40"
+    if PAPER_003_ATTACK in pgds:
+        return PAPER_003_ATTACK
     return max(pgds, key=lambda a: int(a[3:])) if pgds else None
 
 
@@ -104,7 +104,7 @@ def corruption_table(
             else "; no `corruptions.baseline`, so no normalised mCE"
         )
         + f". PGD: `{pgd}`"
-        + (" (paper 003 uses PGD-40)" if pgd != "pgd40" else "")
+        + paper_003_caveat(pgd)
         + ". Class-wise corruption error: each class's error averaged over every corruption "
         "and severity; its population std over classes is shown (its mean over classes is the "
         "unnormalised mCE; both are in the CSV). Per seed, then mean over seeds."

@@ -79,6 +79,20 @@ def _robust(classwise: pd.DataFrame) -> str:
     return robust_attack(list(dict.fromkeys(classwise["attack"])))
 
 
+def _paper_attack(classwise: pd.DataFrame, attack: str) -> str:
+    """``attack`` (the one a paper reports) when the suite ran it, else the robust attack."""
+    return attack if (classwise["attack"] == attack).any() else _robust(classwise)
+
+
+PAPER_003_ATTACK = "pgd40"
+"""Paper 003 (Amerehi & Healy) reports its class-wise errors under PGD-40 (Table 2)."""
+
+
+def paper_003_caveat(attack: str | None) -> str:
+    """The note's remark when a paper-003 table shows another attack than PGD-40."""
+    return "" if attack == PAPER_003_ATTACK else " (paper 003 uses PGD-40)"
+
+
 def _class_stats(classwise: pd.DataFrame, attack: str) -> pd.DataFrame:
     """Per run (dataset, model, method, eps, checkpoint): mean over seeds of the class-wise
     error's mean, population std, min and max over the classes of each seed."""
@@ -156,8 +170,7 @@ def table1(classwise: pd.DataFrame) -> PaperTable:
     adversarial risk (1 - accuracy), mean over seeds. The attack is FGSM, the only one the
     paper reports, when the suite has it (config/paper000_resnet20_mixup.yaml adds it), else the
     robust attack; the note names it."""
-    attacks = list(dict.fromkeys(classwise["attack"]))
-    robust = "fgsm" if "fgsm" in attacks else _robust(classwise)
+    robust = _paper_attack(classwise, "fgsm")
     stats = _class_stats(classwise, robust).rename(
         columns={"mean": "risk_avg", "std": "risk_std", "min": "risk_min", "max": "risk_max"}
     )
@@ -173,17 +186,12 @@ def table1(classwise: pd.DataFrame) -> PaperTable:
     )
 
 
-PAPER_003_ATTACK = "pgd40"
-"""Paper 003 (Amerehi & Healy) reports its class-wise error statistics under PGD-40 (Table 2)."""
-
-
 def error_stats(classwise: pd.DataFrame) -> PaperTable:
     """Paper 003's class-wise error statistics: mean and std over classes of the clean and the
     adversarial class-wise error, mean over seeds. The adversarial error is paper 003's PGD-40
     when the suite ran it (``config/label_aug_cifar10.yaml`` does), else the robust attack of
     every other table (``worst_case``), and the note says that the paper used PGD-40."""
-    attacks = list(dict.fromkeys(classwise["attack"]))
-    robust = PAPER_003_ATTACK if PAPER_003_ATTACK in attacks else robust_attack(attacks)
+    robust = _paper_attack(classwise, PAPER_003_ATTACK)
     clean = _class_stats(classwise, "clean").set_index([*RUN])
     adv = _class_stats(classwise, robust).set_index([*RUN])
     index = list(dict.fromkeys([*clean.index, *adv.index]))
@@ -204,7 +212,7 @@ def error_stats(classwise: pd.DataFrame) -> PaperTable:
         "error_stats",
         "Class-wise error (%): mean and standard deviation over classes",
         f"Clean error and adversarial error under `{robust}`"
-        + ("" if robust == PAPER_003_ATTACK else " (paper 003 uses PGD-40)")
+        + paper_003_caveat(robust)
         + "; std is the population standard deviation over classes; each statistic is taken "
         "per seed, then averaged over seeds.",
         _frame(out, values),
