@@ -331,6 +331,27 @@ def test_fake_cifar10_prepare(fake_cifar10: tuple[Path, dict], tmp_path: Path) -
     assert data.augment and data.clamp and data.mean == (0.4914, 0.4822, 0.4465)
 
 
+def test_normalize_false_feeds_the_network_raw_pixels(
+    fake_cifar10: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """The DAFA/TRIX/TRADES scripts train on ToTensor() pixels: the model's Normalize is then the
+    identity, and the prepared file says so for every reader (training, evaluation)."""
+    from fairat.models import create_model
+
+    root, _ = fake_cifar10
+    prepare("cifar10", root, {"normalize": False}, 0.2, 0, tmp_path / "raw.npz")
+    data = load_prepared(tmp_path / "raw.npz")
+    assert (data.mean, data.std) == ((0.0,), (1.0,))
+    assert data.provenance["options"]["normalize"] is False
+    model = create_model(
+        "cnn_small", num_classes=10, input_shape=data.input_shape, mean=data.mean, std=data.std
+    )
+    x = torch.rand(2, *data.input_shape)
+    torch.testing.assert_close(model.normalize(x), x, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="data.cifar10.normalize"):
+        prepare("cifar10", root, {"normalize": "no"}, 0.2, 0, tmp_path / "bad.npz")
+
+
 def test_corrupted_cifar10_file_fails_loudly(
     fake_cifar10: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -423,6 +444,18 @@ def test_fake_stl10(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     np.testing.assert_array_equal(raw.y_train, np.arange(6))
     tv = torchvision.datasets.STL10(str(tmp_path), split="test")
     np.testing.assert_array_equal(np.asarray(tv[2][0]).transpose(2, 0, 1), raw.x_test[2])
+
+    # the DAFA/TRIX recipe's 64x64 (rucy74/DAFA datasets.py Resize(64)): PIL bilinear, as
+    # torchvision's Resize on the PIL images their dataset hands out
+    small = DATASETS.get("stl10").load(tmp_path, {"image_size": 64})
+    assert small.x_train.shape == (6, 3, 64, 64) and small.x_test.shape == (4, 3, 64, 64)
+    resize = torchvision.transforms.Resize(64)
+    np.testing.assert_array_equal(
+        np.asarray(resize(tv[2][0])).transpose(2, 0, 1), small.x_test[2]
+    )
+    np.testing.assert_array_equal(small.y_test, raw.y_test)
+    with pytest.raises(ValueError, match="data.stl10.image_size"):
+        DATASETS.get("stl10").load(tmp_path, {"image_size": 0})
 
     (folder / "test_y.bin").write_bytes(b"\x01\x02\x03\x03")  # corrupt a label file
     with pytest.raises(DatasetCorruptError, match="test_y.bin"):

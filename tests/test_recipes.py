@@ -1,13 +1,21 @@
-"""Every run of every paper config trains with its reference script's per-epoch lr sequence.
+"""Every run of every paper config trains as the reference script it cites runs.
 
-Each reference formula below is a transcription of the script its config comment cites, with
-epochs counted from 1 as those scripts do; the sequence under test is the one the trainer's
-optimiser holds in each epoch (``fairat.train.make_scheduler``, stepped after each epoch as in
-``fairat.train.train``). A run a paper config adds without a reference here fails the test.
+Two checks per run. The per-epoch lr: each reference formula below is a transcription of the
+script its config comment cites, with epochs counted from 1 as those scripts do; the sequence
+under test is the one the trainer's optimiser holds in each epoch (``fairat.train.make_scheduler``,
+stepped after each epoch as in ``fairat.train.train``). The rest of the recipe (:class:`Recipe`):
+the optimiser the trainer builds (its class, momentum, Nesterov, weight decay, read from the
+``torch.optim`` object ``fairat.train.make_optimizer`` returns), the batch size, the training
+attack's steps and step size, and whether inputs are normalised, each against the values the
+cited script runs with, traced from its command line to the optimiser or attack call (the
+``source`` of each recipe names the lines). A run a paper config adds without a reference here
+fails the test; so does flipping Nesterov or changing a step size (the mutation tests below).
 """
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,6 +23,7 @@ import torch
 import yaml
 
 from fairat.config import all_runs
+from fairat.data import resolve_options
 from fairat.train import make_optimizer, make_scheduler
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -52,6 +61,66 @@ def step_every_50(epoch: int, epochs: int, lr: float) -> float:
     return lr * 0.1 ** ((epoch - 1) // 50)
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What a reference script passes to its optimiser and its training attack.
+
+    ``steps``/``step`` describe the training attack (``step`` in [0, 1] pixel units; FGSM is one
+    step); ``momentum``/``nesterov`` are ``None`` for Adam.
+    """
+
+    optimizer: str
+    momentum: float | None
+    nesterov: bool | None
+    weight_decay: float
+    batch_size: int
+    steps: int
+    step: float | str  # "eps": one step of the radius (FGSM)
+    normalize: bool
+    source: str
+
+
+DAFA_TRAIN = Recipe(
+    "sgd", 0.9, True, 5e-4, 128, 10, 0.007, False,
+    source="rucy74/DAFA arguments.py: batch 128 (line 30), wd 5e-4 (line 40), momentum 0.9 "
+    "(line 44), --nesterov store_true default False (line 45) flipped to True by train.py line 32 "
+    "(args.nesterov = not args.nesterov; no script passes the flag) and passed to optim.SGD at "
+    "train.py lines 200-201; PGD 10 steps of 0.007 (arguments.py lines 53-54); datasets.py lines "
+    "13-22 end at ToTensor() (no Normalize)",
+)  # fmt: skip
+TRIX_TRAIN = Recipe(
+    "sgd", 0.9, True, 5e-4, 128, 10, 0.007, False,
+    source="Fairness-a11y/TRIX (a fork of rucy74/DAFA): arguments.py lines 30, 40, 45, 53-54 "
+    "as DAFA's; train.py line 20 flips --nesterov (args.nesterov = not args.nesterov), lines "
+    "176-177 build optim.SGD(..., nesterov=args.nesterov); datasets.py has no Normalize",
+)  # fmt: skip
+TRADES_TRAIN = Recipe(
+    "sgd", 0.9, False, 2e-4, 128, 10, 0.007, False,
+    source="yaodongyu/TRADES train_trades_cifar10.py: batch 128 (line 16), wd 2e-4 (line 22), "
+    "momentum 0.9 (line 26), 10 steps of 0.007 (lines 32-35), optim.SGD without nesterov "
+    "(line 153), transforms end at ToTensor() (lines 59-66)",
+)  # fmt: skip
+FRL_FINETUNE = Recipe(
+    "sgd", 0.9, False, 5e-4, 128, 10, 0.007, False,
+    source="hannxu123/fair_robust frlrw.py / frlrmrw.py: optim.SGD(lr=0.001, momentum=0.9, "
+    "weight_decay=5e-4) without nesterov (frlrw.py line 26), batch 128 (line 99), 10 training "
+    "steps (line 32); Normalize commented out in data_loader.py lines 18 and 23. The step is the "
+    "0.007 of the TRADES it fine-tunes and is compared with [project choice: frlrw.py line 33 "
+    "steps 2/255; one comparison, one step]",
+)  # fmt: skip
+LABEL_AUG_RECIPE = Recipe(
+    "sgd", 0.9, True, 5e-4, 128, 10, 2 / 255, True,
+    source="[project choice] paper 003 trains ImageNet/ResNet-50; its CIFAR-10 config runs "
+    "rucy74/DAFA train.py's recipe (Nesterov by train.py line 32), with Madry et al.'s PGD-AT "
+    "step 2/255 on both sides, and normalised inputs as in f-amerehi/LA (LA.ipynb normalises "
+    "with the CIFAR-10 mean and std before the network)",
+)  # fmt: skip
+PAPER000_RECIPE = Recipe(
+    "adam", None, None, 0.0, 256, 1, "eps", True,
+    source="paper 000 (no code): Adam lr 1e-3, batch 256, FGSM (one step of eps from the "
+    "input), no weight decay stated",
+)  # fmt: skip
+
 REFERENCES = {
     "cifar10_resnet18_fairness.yaml": {
         "trades": trades_reference,
@@ -80,6 +149,34 @@ REFERENCES = {
     },
     "zoo_cifar10_linf.yaml": {},  # trains nothing: RobustBench's published models only
 }
+RECIPES = {
+    "cifar10_resnet18_fairness.yaml": {
+        "trades": TRADES_TRAIN,
+        "trades_dafa": DAFA_TRAIN,
+        "dafa": DAFA_TRAIN,
+        "cfa": DAFA_TRAIN,
+        "wat": DAFA_TRAIN,
+        "codat": DAFA_TRAIN,
+        "frl_rw": FRL_FINETUNE,
+        "frl_rwrm": FRL_FINETUNE,
+        "trades_trix": TRIX_TRAIN,
+        "trix": TRIX_TRAIN,
+    },
+    "label_aug_cifar10.yaml": {
+        "pgd_at": LABEL_AUG_RECIPE,
+        "label_aug_at": LABEL_AUG_RECIPE,
+        "label_aug_at_half": LABEL_AUG_RECIPE,
+    },
+    "paper000_resnet20_mixup.yaml": {"fgsm_at": PAPER000_RECIPE, "mixup_at": PAPER000_RECIPE},
+    "sweep_codat_eta.yaml": {"trades_dafa": DAFA_TRAIN, "codat": DAFA_TRAIN},
+    "sweep_trix_lambda.yaml": {"trades_trix": TRIX_TRAIN, "trix": TRIX_TRAIN},
+    "sweep_paper000_mixup_lambda.yaml": {
+        "fgsm_at": PAPER000_RECIPE,
+        "mixup_at": PAPER000_RECIPE,
+        "mixup_at_beta": PAPER000_RECIPE,
+    },
+    "zoo_cifar10_linf.yaml": {},
+}
 # the reference's epoch count and base lr, which the config must match too
 EXPECTED = {
     trades_reference: (76, 0.1),
@@ -100,9 +197,86 @@ def trainer_lrs(cfg) -> list[float]:
     return lrs
 
 
+def training_attack(run) -> tuple[int, float]:
+    """(steps, step size in pixel units) of the run's training attack, as its method computes it."""
+    p = run.params()
+    if run.method == "fgsm_at":
+        return 1, run.eps * (p.step_scale if p.random_start else 1.0)
+    if run.method == "mixup_at" and p.attack == "fgsm":
+        return 1, run.eps * (1.25 if p.random_start else 1.0)
+    step_size = getattr(p, "step_size", None)
+    return p.steps, (p.step_ratio * run.eps if step_size is None else float(step_size))
+
+
+def recipe_mismatches(config: dict, recipes: dict[str, Recipe]) -> list[str]:
+    """Every (run, field, runs with, reference) where a run departs from its reference recipe."""
+    found = []
+    for run in all_runs(config):
+        ref = recipes[run.name.split("-")[0]]
+        optimizer = make_optimizer(torch.nn.Linear(1, 1), run.train)
+        group = optimizer.param_groups[0]
+        kind = {torch.optim.SGD: "sgd", torch.optim.Adam: "adam"}.get(type(optimizer), "?")
+        steps, step = training_attack(run)
+        expected_step = run.eps if ref.step == "eps" else ref.step
+        normalize = resolve_options(run.dataset, run.dataset_options).get("normalize", True)
+        checks = {
+            "optimizer": (kind, ref.optimizer),
+            "momentum": (group.get("momentum") if kind == "sgd" else None, ref.momentum),
+            "nesterov": (group.get("nesterov") if kind == "sgd" else None, ref.nesterov),
+            "weight_decay": (group["weight_decay"], ref.weight_decay),
+            "batch_size": (run.train.batch_size, ref.batch_size),
+            "steps": (steps, ref.steps),
+            "step": (step, pytest.approx(expected_step, abs=1e-12)),
+            "normalize": (normalize, ref.normalize),
+        }
+        found += [
+            f"{run.name} seed {run.seed} eps {run.eps_label}: {field} runs with {got!r}, "
+            f"the reference with {want!r} ({ref.source})"
+            for field, (got, want) in checks.items()
+            if got != want
+        ]
+    return found
+
+
 def test_every_paper_config_has_its_references_listed():
     papers = {p.name for p in CONFIG.glob("*.yaml")} - {"config.yaml"}
-    assert papers == set(REFERENCES)
+    assert papers == set(REFERENCES) == set(RECIPES)
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_each_run_has_its_reference_optimiser_batch_attack_and_inputs(name):
+    config = yaml.safe_load((CONFIG / name).read_text())
+    families = {run.name.split("-")[0] for run in all_runs(config)}
+    assert families == set(RECIPES[name]), "every run needs a reference recipe here"
+    assert recipe_mismatches(config, RECIPES[name]) == []
+
+
+MUTABLE = sorted(name for name, recipes in RECIPES.items() if recipes)
+
+
+@pytest.mark.parametrize("name", MUTABLE)
+def test_a_flipped_nesterov_or_a_changed_step_fails_the_recipe_check(name):
+    """The check can fail: each mutation of a shipped config is caught, naming the run."""
+    config = yaml.safe_load((CONFIG / name).read_text())
+    sgd = config["train"].get("optimizer", "sgd") == "sgd"
+    if sgd:
+        flipped = copy.deepcopy(config)
+        flipped["train"]["nesterov"] = not flipped["train"].get("nesterov", False)
+        for spec in flipped["methods"].values():  # runs that set their own Nesterov flip too
+            if isinstance(spec, dict) and "nesterov" in spec.get("train", {}):
+                spec["train"]["nesterov"] = not spec["train"]["nesterov"]
+        mismatches = recipe_mismatches(flipped, RECIPES[name])
+        runs = {run.name for run in all_runs(config)}
+        assert {m.split(" ")[0] for m in mismatches if "nesterov" in m} == runs
+    runs = {run.name.split("-")[0]: run for run in all_runs(config)}
+    params = {key: run.params() for key, run in runs.items()}
+    for key, spec in config["methods"].items():
+        if training_attack(runs[key])[0] == 1:  # FGSM: its step is the radius itself
+            continue
+        change = {"step_size": 0.005} if hasattr(params[key], "step_size") else {"step_ratio": 0.2}
+        stepped = copy.deepcopy(config)
+        stepped["methods"][key] = {**(spec or {}), **change}
+        assert any(" step runs with" in m for m in recipe_mismatches(stepped, RECIPES[name])), key
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))

@@ -236,7 +236,11 @@ def prepare(
     """Load dataset ``name``, split its training set into train/val, write ``out`` and return it.
 
     ``root`` is the directory for this dataset's raw files (for example ``data/raw/cifar10``);
-    it is ignored by datasets that need no files. ``out`` (a ``.npz``) is written atomically:
+    it is ignored by datasets that need no files. An image dataset's ``normalize: false`` option
+    records mean 0 and std 1, so the model sees [0, 1] pixels as they are: what the DAFA, TRIX
+    and TRADES reference scripts feed their networks (their transforms end at ``ToTensor()``
+    with no ``Normalize``: rucy74/DAFA ``datasets.py`` lines 13-36, yaodongyu/TRADES
+    ``train_trades_cifar10.py`` lines 59-66). ``out`` (a ``.npz``) is written atomically:
     a reader sees either the old file or the complete new one, never a partial write.
     """
     spec = DATASETS.get(name)
@@ -253,8 +257,8 @@ def prepare(
         y_test=raw.y_test,
         class_names=list(raw.class_names),
         dataset=name,
-        mean=tuple(spec.mean),
-        std=tuple(spec.std),
+        mean=tuple(spec.mean) if resolved.get("normalize", True) else (0.0,),
+        std=tuple(spec.std) if resolved.get("normalize", True) else (1.0,),
         augment=spec.augment,
         clamp=spec.clamp,
         provenance={
@@ -627,7 +631,32 @@ def _load_torchvision(
     x_test, y_test, test_classes = convert(make(root, False, False))
     if classes != test_classes:
         raise ValueError(f"{name}: train classes {classes} differ from test classes {test_classes}")
+    if "image_size" in opts:
+        size = opts["image_size"]
+        _require(f"data.{name}.image_size", size >= 1, "a positive integer", size)
+        x_train, x_test = resize_images(x_train, size), resize_images(x_test, size)
     return RawDataset(x_train, y_train, x_test, y_test, class_names=classes)
+
+
+def resize_images(x: np.ndarray, size: int) -> np.ndarray:
+    """Resize uint8 ``(N, C, H, W)`` images to ``size`` x ``size`` with PIL's bilinear filter.
+
+    What torchvision's ``transforms.Resize(size)`` does to a square PIL image, once, when the
+    dataset is prepared, instead of in every epoch's transform (rucy74/DAFA ``datasets.py``
+    lines 24-36 resize STL-10 to 64 that way, before the crop). Images already that size are
+    returned unchanged.
+    """
+    from PIL import Image
+
+    if x.shape[-2:] == (size, size):
+        return x
+    out = np.empty((x.shape[0], x.shape[1], size, size), dtype=np.uint8)
+    for i, image in enumerate(x):
+        hwc = np.ascontiguousarray(image.transpose(1, 2, 0))
+        pil = Image.fromarray(hwc[:, :, 0] if hwc.shape[2] == 1 else hwc)
+        resized = np.asarray(pil.resize((size, size), Image.Resampling.BILINEAR), np.uint8)
+        out[i] = resized.reshape(size, size, -1).transpose(2, 0, 1)
+    return out
 
 
 def _convert_cifar(ds: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -689,6 +718,7 @@ def _register_torchvision(
     std: tuple[float, ...],
     num_classes: int,
     files: str,
+    extra_defaults: dict | None = None,
 ) -> None:
     spec = DatasetSpec(
         name=name,
@@ -701,7 +731,7 @@ def _register_torchvision(
         how_to_get=(
             f"set data.{name}.download: true on a machine with internet, or place {files} there"
         ),
-        defaults={"download": False},
+        defaults={"download": False, "normalize": True, **(extra_defaults or {})},
     )
     DATASETS.register(name)(spec)
 
@@ -740,6 +770,7 @@ _register_torchvision(
     std=(0.2603, 0.2566, 0.2713),
     num_classes=10,
     files="torchvision's STL-10 archive (stl10_binary.tar.gz) or stl10_binary/",
+    extra_defaults={"image_size": 96},  # native; the DAFA/TRIX recipe resizes to 64
 )
 
 
@@ -806,7 +837,7 @@ DATASETS.register("imagefolder")(
         clamp=True,
         num_classes=None,
         how_to_get=_IMAGEFOLDER_HOW,
-        defaults={"image_size": 32},
+        defaults={"image_size": 32, "normalize": True},
         required=("path",),
     )
 )

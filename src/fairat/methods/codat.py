@@ -2,7 +2,9 @@
 METHODS.md section 3). The paper publishes no code.
 
 Per batch, H_k is the mean cross-entropy of the PGD examples (``steps`` steps of size
-``step_ratio`` x eps from a uniform random start, CE attack) over the batch samples of class k,
+``step_size`` if set, else ``step_ratio`` x eps, from a uniform random start, CE attack; the
+paper configs set ``step_size: 0.007``, the step of the TRADES it is compared with) over the
+batch samples of class k,
 for the K classes present in the batch. The class weights are the worst case over a chi-square
 ball around the uniform distribution::
 
@@ -80,11 +82,13 @@ class CODAT(Method):
         eta: float = 0.3
         steps: int = 10
         step_ratio: float = 0.25
+        step_size: float | None = None
 
         RANGES: ClassVar[dict[str, Range]] = {
             "eta": NON_NEGATIVE,
             "steps": AT_LEAST_ONE,
             "step_ratio": POSITIVE,
+            "step_size": POSITIVE,
         }
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
@@ -103,7 +107,7 @@ class CODAT(Method):
             x,
             y,
             eps=eps,
-            step_size=eps * p.step_ratio,
+            step_size=self.step_for(y, p.step_ratio, p.step_size),
             steps=p.steps,
             loss="ce",
             random_start="uniform",
