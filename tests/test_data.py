@@ -450,9 +450,7 @@ def test_fake_stl10(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     small = DATASETS.get("stl10").load(tmp_path, {"image_size": 64})
     assert small.x_train.shape == (6, 3, 64, 64) and small.x_test.shape == (4, 3, 64, 64)
     resize = torchvision.transforms.Resize(64)
-    np.testing.assert_array_equal(
-        np.asarray(resize(tv[2][0])).transpose(2, 0, 1), small.x_test[2]
-    )
+    np.testing.assert_array_equal(np.asarray(resize(tv[2][0])).transpose(2, 0, 1), small.x_test[2])
     np.testing.assert_array_equal(small.y_test, raw.y_test)
     with pytest.raises(ValueError, match="data.stl10.image_size"):
         DATASETS.get("stl10").load(tmp_path, {"image_size": 0})
