@@ -493,6 +493,40 @@ def test_imagefolder(tmp_path: Path) -> None:
     assert resized.input_shape == (3, 32, 32) and resized.num_classes == 2
 
 
+def test_tiny_imagenet_is_arranged_for_imagefolder(tmp_path: Path) -> None:
+    """Tiny-ImageNet's own layout (train/<wnid>/images/, val/images/ + val_annotations.txt)
+    linked into train/<wnid>/ and test/<wnid>/, then read by imagefolder at its 64x64 size."""
+    from fairat.data import arrange_tiny_imagenet
+
+    src = tmp_path / "tiny-imagenet-200"
+    rng = np.random.default_rng(4)
+    wnids = ["n01443537", "n01629819"]
+    for k, wnid in enumerate(wnids):
+        (src / "train" / wnid / "images").mkdir(parents=True)
+        (src / "train" / wnid / f"{wnid}_boxes.txt").write_text("not an image\n")
+        for i in range(3 + k):
+            hwc = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+            Image.fromarray(hwc).save(src / "train" / wnid / "images" / f"{wnid}_{i}.JPEG")
+    (src / "val" / "images").mkdir(parents=True)
+    lines = []
+    for i, wnid in enumerate([wnids[1], wnids[0], wnids[1]]):
+        hwc = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        Image.fromarray(hwc).save(src / "val" / "images" / f"val_{i}.JPEG")
+        lines.append(f"val_{i}.JPEG\t{wnid}\t0\t0\t63\t63")
+    (src / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
+
+    dest = tmp_path / "tiny-folder"
+    assert arrange_tiny_imagenet(src, dest) == {"train": 7, "test": 3}
+    raw = DATASETS.get("imagefolder").load(tmp_path, {"path": str(dest), "image_size": 64})
+    assert raw.class_names == wnids and raw.x_train.shape == (7, 3, 64, 64)
+    np.testing.assert_array_equal(raw.y_train, [0, 0, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(sorted(raw.y_test), [0, 1, 1])
+    with pytest.raises(FileExistsError, match="tiny-folder"):
+        arrange_tiny_imagenet(src, dest)
+    with pytest.raises(DatasetMissingError, match="val_annotations"):
+        arrange_tiny_imagenet(tmp_path / "nowhere", tmp_path / "other")
+
+
 def test_imagefolder_errors(tmp_path: Path) -> None:
     load = DATASETS.get("imagefolder").load
     with pytest.raises(ValueError, match=r"data\.imagefolder\.path"):

@@ -134,6 +134,20 @@ REFERENCES = {
         "trades_trix": bag_of_tricks,
         "trix": bag_of_tricks,
     },
+    **{
+        f"{dataset}_resnet18_fairness.yaml": {
+            "trades_dafa": bag_of_tricks,
+            "dafa": bag_of_tricks,
+            "cfa": bag_of_tricks,
+            "wat": bag_of_tricks,
+            "codat": bag_of_tricks,
+            "frl_rw": frl_reference,
+            "frl_rwrm": frl_reference,
+            "trades_trix": bag_of_tricks,
+            "trix": bag_of_tricks,
+        }
+        for dataset in ("cifar100", "stl10")
+    },
     "label_aug_cifar10.yaml": {
         "pgd_at": bag_of_tricks,
         "label_aug_at": bag_of_tricks,
@@ -161,6 +175,20 @@ RECIPES = {
         "frl_rwrm": FRL_FINETUNE,
         "trades_trix": TRIX_TRAIN,
         "trix": TRIX_TRAIN,
+    },
+    **{
+        f"{dataset}_resnet18_fairness.yaml": {
+            "trades_dafa": DAFA_TRAIN,
+            "dafa": DAFA_TRAIN,
+            "cfa": DAFA_TRAIN,
+            "wat": DAFA_TRAIN,
+            "codat": DAFA_TRAIN,
+            "frl_rw": FRL_FINETUNE,
+            "frl_rwrm": FRL_FINETUNE,
+            "trades_trix": TRIX_TRAIN,
+            "trix": TRIX_TRAIN,
+        }
+        for dataset in ("cifar100", "stl10")
     },
     "label_aug_cifar10.yaml": {
         "pgd_at": LABEL_AUG_RECIPE,
@@ -302,13 +330,17 @@ def test_the_trades_recipe_runs_its_last_two_epochs_at_a_tenth():
     assert lrs[73] == pytest.approx(0.1) and lrs[74:] == pytest.approx([0.01, 0.01])
 
 
-def test_headline_baselines_share_the_recipe_of_what_they_are_compared_with():
+FAIRNESS_GRIDS = [f"{d}_resnet18_fairness.yaml" for d in ("cifar10", "cifar100", "stl10")]
+
+
+@pytest.mark.parametrize("name", FAIRNESS_GRIDS)
+def test_fairness_grid_baselines_share_the_recipe_of_what_they_are_compared_with(name):
     """rho compares each run with a TRADES trained on the same schedule, optimiser, weight decay,
     Nesterov and batch size (METHODS.md section 1), and FRL fine-tunes the TRADES it is
     compared with."""
     from fairat.config import variants
 
-    config = yaml.safe_load((CONFIG / "cifar10_resnet18_fairness.yaml").read_text())
+    config = yaml.safe_load((CONFIG / name).read_text())
     runs = {r.name: r for r in all_runs(config) if r.seed == 0}
     recipe = ("epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov")
     recipe += ("weight_decay", "schedule", "milestones", "gamma")
@@ -323,3 +355,28 @@ def test_headline_baselines_share_the_recipe_of_what_they_are_compared_with():
                 name,
                 field,
             )
+
+
+@pytest.mark.parametrize("name", MUTABLE)
+def test_both_sides_of_every_comparison_attack_with_the_same_steps_and_step(name):
+    """A same-recipe comparison: the run and its baseline train against one attack budget."""
+    from fairat.config import variants
+
+    config = yaml.safe_load((CONFIG / name).read_text())
+    runs = {r.name: r for r in all_runs(config) if r.seed == config["seeds"][0]}
+    runs = {n: r for n, r in runs.items() if r.eps == runs[next(iter(runs))].eps}
+    for key, variant in variants(config).items():
+        base = variant.baseline
+        if base is None or key not in runs:
+            continue
+        assert training_attack(runs[key]) == pytest.approx(training_attack(runs[base])), key
+
+
+@pytest.mark.parametrize("name", FAIRNESS_GRIDS[1:])
+def test_dafa_and_trix_use_the_class_weight_scale_of_the_dataset(name):
+    """rucy74/DAFA and Fairness-a11y/TRIX arguments.py line 62: --dafa_lambda is 1.0 on
+    CIFAR-10 and 1.5 on CIFAR-100 and STL-10."""
+    config = yaml.safe_load((CONFIG / name).read_text())
+    runs = {r.name: r for r in all_runs(config) if r.seed == 0}
+    assert runs["dafa"].params().lam == 1.5
+    assert runs["trix"].params().dafa_lam == 1.5

@@ -827,6 +827,47 @@ def _load_imagefolder(root: Path, options: dict) -> RawDataset:
     return RawDataset(x_train, y_train, x_test, y_test, class_names=classes)
 
 
+def arrange_tiny_imagenet(source: Path | str, dest: Path | str) -> dict[str, int]:
+    """Lay Tiny-ImageNet-200 out as ``imagefolder`` reads it, with symbolic links (no copies).
+
+    ``source`` is the extracted ``tiny-imagenet-200/`` of http://cs231n.stanford.edu/
+    tiny-imagenet-200.zip: ``train/<wnid>/images/*.JPEG`` (500 per class, 64x64) and
+    ``val/images/*.JPEG`` with their classes in ``val/val_annotations.txt`` (file, wnid, box);
+    its ``test/`` has no labels. ``dest`` gets ``train/<wnid>`` (a link to the class's images)
+    and ``test/<wnid>/`` holding a link to each of the class's 50 validation images: the
+    labelled validation set becomes the test split, as in the papers that report
+    Tiny-ImageNet. Returns the number of images linked per part. Refuses a ``dest`` that exists.
+    """
+    source, dest = Path(source).resolve(), Path(dest)
+    annotations = source / "val" / "val_annotations.txt"
+    if not (source / "train").is_dir() or not annotations.is_file():
+        raise DatasetMissingError(
+            "tiny-imagenet",
+            source,
+            "train/ and val/val_annotations.txt",
+            "extract tiny-imagenet-200.zip and pass its tiny-imagenet-200/ folder",
+        )
+    if dest.exists():
+        raise FileExistsError(f"{dest} exists; pass a new folder (nothing was changed)")
+    counts = {"train": 0, "test": 0}
+    wnids = sorted(d.name for d in (source / "train").iterdir() if d.is_dir())
+    for wnid in wnids:
+        images = source / "train" / wnid / "images"
+        (dest / "train").mkdir(parents=True, exist_ok=True)
+        (dest / "train" / wnid).symlink_to(images, target_is_directory=True)
+        counts["train"] += sum(1 for f in images.iterdir() if f.suffix.lower() == ".jpeg")
+    for line in annotations.read_text().splitlines():
+        if not line.strip():
+            continue
+        file, wnid = line.split("\t")[:2]
+        if wnid not in wnids:
+            raise ValueError(f"{annotations}: {file} has class {wnid!r}, which train/ lacks")
+        (dest / "test" / wnid).mkdir(parents=True, exist_ok=True)
+        (dest / "test" / wnid / file).symlink_to(source / "val" / "images" / file)
+        counts["test"] += 1
+    return counts
+
+
 DATASETS.register("imagefolder")(
     DatasetSpec(
         name="imagefolder",
