@@ -176,6 +176,12 @@ RECIPES = {
     "paper000_resnet20_mixup.yaml": {"fgsm_at": PAPER000_RECIPE, "mixup_at": PAPER000_RECIPE},
     "sweep_codat_eta.yaml": {"trades_dafa": DAFA_TRAIN, "codat": DAFA_TRAIN},
     "sweep_trix_lambda.yaml": {"trades_trix": TRIX_TRAIN, "trix": TRIX_TRAIN},
+    "ablation_trix_cifar10.yaml": {
+        "trades_trix": TRIX_TRAIN,
+        "trix": TRIX_TRAIN,
+        "trix_basic": TRIX_TRAIN,
+        "trix_uniform": TRIX_TRAIN,
+    },
     "sweep_paper000_mixup_lambda.yaml": {
         "fgsm_at": PAPER000_RECIPE,
         "mixup_at": PAPER000_RECIPE,
