@@ -156,6 +156,12 @@ REFERENCES = {
     "paper000_resnet20_mixup.yaml": {"fgsm_at": step_every_50, "mixup_at": step_every_50},
     "sweep_codat_eta.yaml": {"trades_dafa": bag_of_tricks, "codat": bag_of_tricks},
     "sweep_trix_lambda.yaml": {"trades_trix": bag_of_tricks, "trix": bag_of_tricks},
+    "ablation_trix_cifar10.yaml": {
+        "trades_trix": bag_of_tricks,
+        "trix": bag_of_tricks,
+        "trix_basic": bag_of_tricks,
+        "trix_uniform": bag_of_tricks,
+    },
     "sweep_paper000_mixup_lambda.yaml": {
         "fgsm_at": step_every_50,
         "mixup_at": step_every_50,
@@ -198,6 +204,12 @@ RECIPES = {
     "paper000_resnet20_mixup.yaml": {"fgsm_at": PAPER000_RECIPE, "mixup_at": PAPER000_RECIPE},
     "sweep_codat_eta.yaml": {"trades_dafa": DAFA_TRAIN, "codat": DAFA_TRAIN},
     "sweep_trix_lambda.yaml": {"trades_trix": TRIX_TRAIN, "trix": TRIX_TRAIN},
+    "ablation_trix_cifar10.yaml": {
+        "trades_trix": TRIX_TRAIN,
+        "trix": TRIX_TRAIN,
+        "trix_basic": TRIX_TRAIN,
+        "trix_uniform": TRIX_TRAIN,
+    },
     "sweep_paper000_mixup_lambda.yaml": {
         "fgsm_at": PAPER000_RECIPE,
         "mixup_at": PAPER000_RECIPE,

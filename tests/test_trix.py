@@ -236,3 +236,112 @@ def test_the_split_depends_on_the_sign_of_lam_only():
     assert 0 < masks[0].sum() < len(y)
     assert all(torch.equal(m, masks[0]) for m in masks)
     assert not torch.equal(strong_mask(probs, y, 4, -1.0), masks[0])  # the sign does matter
+
+
+# --- the attack assignment (the paper's ablation: TRIX-Basic, TRIX-Uniform, TRIX) ---------------
+
+
+def run_epoch_loss(method, model, x, y, epoch: int, seed: int = 0) -> torch.Tensor:
+    method.on_epoch_start(epoch)
+    torch.manual_seed(seed)
+    return method.loss(model, x, y)
+
+
+def test_untargeted_assignment_targets_no_sample(monkeypatch):
+    method = make({"steps": 2, "assignment": "untargeted"})
+    model = tiny_model()
+    x, y = data()
+    assert 0 < expected_strong(model, x, y).sum() < len(y)  # similarity would split this batch
+    spy = Spy(monkeypatch)
+    run_epoch_loss(method, model, x, y, 0)
+    assert [c["loss"] for c in spy.calls] == ["kl"]
+    assert torch.equal(spy.calls[0]["x"], x) and torch.equal(spy.calls[0]["y"], y)
+    assert all(method.log_state()[f"targeted_{n}"] == 0.0 for n in NAMES)
+
+
+def test_targeted_assignment_targets_every_sample_uniformly_over_the_other_classes(monkeypatch):
+    method = make({"steps": 1, "assignment": "targeted"})
+    model = tiny_model()
+    x, y = data(n=3000)
+    spy = Spy(monkeypatch)
+    run_epoch_loss(method, model, x, y, 0)
+    (call,) = spy.calls
+    assert call["loss"] == "ce_targeted"
+    assert torch.equal(call["x"], x) and torch.equal(call["y"], y)
+    target = call["target"]
+    assert (target != y).all() and ((target >= 0) & (target < K)).all()
+    # 1000 samples per class, 2 other classes: each share 0.5 with standard error 0.016
+    for c in range(K):
+        share = (target[y == c] == (c + 1) % K).double().mean().item()
+        assert 0.43 < share < 0.57, (c, share)
+    assert all(method.log_state()[f"targeted_{n}"] == 1.0 for n in NAMES)
+
+
+def test_similarity_assignment_is_the_default_and_splits_by_strength(monkeypatch):
+    model = tiny_model()
+    x, y = data()
+    strong = expected_strong(model, x, y)
+    assert 0 < strong.sum() < len(y)
+    losses = {}
+    for name, params in {
+        "default": {"steps": 2},
+        "similarity": {"steps": 2, "assignment": "similarity"},
+        "untargeted": {"steps": 2, "assignment": "untargeted"},
+        "targeted": {"steps": 2, "assignment": "targeted"},
+    }.items():
+        spy = Spy(monkeypatch)
+        losses[name] = run_epoch_loss(make(params), model, x, y, 0).detach()
+        if name in ("default", "similarity"):
+            (tgt,) = spy.by_loss("ce_targeted")
+            assert torch.equal(tgt["y"], y[strong])
+        monkeypatch.undo()
+    assert torch.equal(losses["default"], losses["similarity"])
+    # the three settings train on different examples
+    assert len({v.item() for v in losses.values()}) == 3
+
+
+def test_untargeted_assignment_is_dafa_step_for_step():
+    """TRIX-Basic keeps TRIX's DAFA weights, radii and loss: it is the ``dafa`` method."""
+    params = {"steps": 2, "warmup_epoch": 1, "beta": 6.0}
+    trix = make({**params, "assignment": "untargeted", "dafa_lam": 1.5})
+    dafa = toy_method("dafa", {**params, "lam": 1.5}, 5)
+    x, y = data()
+    models = [tiny_model(), tiny_model()]
+    for epoch in range(3):
+        a = run_epoch_loss(trix, models[0], x, y, epoch, seed=epoch)
+        b = run_epoch_loss(dafa, models[1], x, y, epoch, seed=epoch)
+        assert torch.equal(a, b), epoch
+        for method, model, loss in ((trix, models[0], a), (dafa, models[1], b)):
+            model.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                for w in model.parameters():
+                    w -= 0.5 * w.grad
+            method.on_epoch_end(stats(epoch))
+        assert torch.equal(trix.ctx.class_weights, dafa.ctx.class_weights)
+    assert not torch.allclose(trix.ctx.class_weights, torch.ones(K), atol=1e-3)
+
+
+def test_mix_from_epoch_delays_every_assignment(monkeypatch):
+    method = make({"steps": 1, "mix_from_epoch": 1, "assignment": "targeted"})
+    model = tiny_model()
+    x, y = data()
+    spy = Spy(monkeypatch)
+    run_epoch_loss(method, model, x, y, 0)
+    run_epoch_loss(method, model, x, y, 1)
+    assert [c["loss"] for c in spy.calls] == ["kl", "ce_targeted"]
+
+
+def test_an_unknown_assignment_names_the_field_and_the_allowed_values():
+    from fairat.config import variants
+    from fairat.methods.registry import METHODS
+
+    with pytest.raises(
+        ValueError,
+        match=r"methods\.trix\.assignment: 'uniform' is not allowed; valid values: "
+        r"similarity, untargeted, targeted",
+    ):
+        METHODS.get("trix").parse_params({"assignment": "uniform"})
+    config = {"methods": {"trix_uniform": {"method": "trix", "assignment": "uniform"}}}
+    with pytest.raises(ValueError, match=r"methods\.trix_uniform\.assignment: 'uniform'"):
+        variants(config)

@@ -1,14 +1,16 @@
 """DAFA class weights (Lee et al., ICLR 2024) and the warm-up bookkeeping shared by DAFA and TRIX.
 
 With P a K x K class-similarity matrix (row i: the mean softmax over samples of class i), the
-weight of class i is (METHODS.md section 6)::
+weight of class i is (METHODS.md section 6; rucy74/DAFA ``utils.py`` lines 35-53 since its fix of
+2 September 2024, and the TRIX fork's ``utils.py`` lines 18-33)::
 
     W_i = 1 + lam * sum_{j != i} ( P_i(i) < P_j(j) ?  P_i(j) * P_j(j)  :  -P_j(i) * P_i(i) )
 
 A class that is less confident than a similar class j takes weight from it in proportion to how
 often it is confused with j and how confident j is; the easier class gives up the same amount, so
-the weights sum to K (except where two diagonal entries tie exactly). TRIX applies the same formula per batch to clean probabilities (plus
-1e-8 * I on the diagonal) to split samples into "strong" and "weak" classes.
+the weights sum to K (except where two diagonal entries tie exactly). TRIX applies the same
+formula per batch to clean probabilities (plus 1e-8 * I on the diagonal; Fairness-a11y/TRIX
+``losses.py`` lines 258-294) to split samples into "strong" and "weak" classes.
 
 :class:`DafaSchedule` holds what DAFA and TRIX carry between epochs: the warm-up epoch tau
 (1-based), the running per-class sums of the training adversarial softmax during epoch tau,

@@ -1,8 +1,9 @@
 """FRL, Fair-Robust-Learning (METHODS.md section 7): the logic shared by ``frl_rw`` and ``frl_rwrm``.
 
 Xu, Liu, Li, Jain & Tang, "To be Robust or to be Fair: Towards Fairness in Adversarial
-Training", ICML 2021 (arXiv 2010.06121); reference code github.com/hannxu123/fair_robust
-(``frlrw.py`` and ``frlrmrw.py`` with ``utils_frl.py`` / ``utils_frl2.py``).
+Training", ICML 2021 (arXiv 2010.06121); reference code github.com/hannxu123/fair_robust as of
+its last change (27 April 2022): ``frlrw.py`` and ``frlrmrw.py`` with ``utils_frl.py`` /
+``utils_frl2.py`` (``frl_train``, ``cost_sensitive``, ``normalize_lambda``, ``train_model``).
 
 FRL fine-tunes a robust checkpoint (``init_from = "trades"``: the trainer loads the ``last``
 checkpoint of the TRADES run of the same dataset, model, eps and seed) with a TRADES loss whose
@@ -12,24 +13,30 @@ Before every training epoch, on the validation split (``ctx.x_val``, ``ctx.y_val
 current model in eval mode:
 
 - acc_i (clean) and advacc_i (PGD-``val_steps``, CE, uniform start, step eps/4, common radius
-  eps: the reference's ``configs1`` at 8/255 with step 2/255) per class;
+  eps: the reference's ``configs1`` at 8/255 with step 2/255, ``frlrw.py`` lines 38-44) per
+  class (``evaluate``, ``utils_frl.py`` lines 135-181);
 - R_nat(i) = 1 - acc_i, R_bdy(i) = acc_i - advacc_i; the averages are over all validation
   samples (the reference's ``total_clean_error`` / ``total_bndy_error``);
 - gamma0 = R_nat(i) - avg R_nat - tau, gamma1 = R_bdy(i) - avg R_bdy - tau;
 - lambda0 += alpha1 gamma0, lambda1 += 2 alpha1 gamma1, then each of lambda0 and lambda1 is
-  clamped at 0 and rescaled to sum lim if its sum exceeds lim; remargin only:
-  lambda2 += alpha2 gamma1 (neither clamped nor rescaled, as the reference);
+  clamped at 0 and rescaled to sum lim if its sum exceeds lim (``utils_frl.py`` lines 275-280
+  and 304-311); remargin only: lambda2 += alpha2 gamma1 (neither clamped nor rescaled, as the
+  reference, ``utils_frl2.py`` line 241);
 - w0_i = 1/K + lambda0_i - (1/K) sum_j lambda0_j, likewise w1 from lambda1 (weights sum to 1);
-  remargin: eps_i = eps * clamp(exp(2 lambda2_i), eps_min, eps_max), [0.98, 3] by default;
+  remargin: eps_i = eps * clamp(exp(2 lambda2_i), eps_min, eps_max), [0.98, 3] by default
+  (``cost_sensitive``, ``utils_frl2.py`` lines 73-96);
 - alpha1 is halved every ``alpha_halve_every`` epochs: the update before 1-based epoch n uses
-  alpha1 / 2^(n // alpha_halve_every) (the reference's ``if now_epoch % 40 == 0: rate1 /= 2``).
+  alpha1 / 2^(n // alpha_halve_every) (the reference's ``if now_epoch % 40 == 0: rate1 /= 2``,
+  ``frlrw.py`` lines 85-86).
 
 The training loss of a batch, with x_adv the TRADES KL attack (x + 0.001 N(0, 1) start,
 ``steps`` steps, each sample projected onto its class's eps_y ball) is
 
     sum_k w0[y_k] CE_k / sum_k w0[y_k]  +  beta * sum_k w1[y_k] KL_k / sum_k w1[y_k]
 
-(``loss_norm = "separate"``, METHODS.md); ``loss_norm = "joint"`` gives the reference's
+(``loss_norm = "separate"``: METHODS.md, and the reference's ``train_model``, ``utils_frl.py``
+lines 243-244 and ``utils_frl2.py`` line 208); ``loss_norm = "joint"`` gives the form the
+reference used before its change of 27 April 2022 (commit 8e6429a),
 ``sum_k (w0[y_k] CE_k + beta w1[y_k] KL_k) / sum_k (w0[y_k] + w1[y_k])``, which is half the
 separate form when the weights are uniform.
 
@@ -49,16 +56,22 @@ Project readings ([choice]) where the paper and code are silent:
 
 Differences from the reference code, and why:
 
-- ``loss_norm`` defaults to METHODS.md's separate normalisation; the reference's joint one is
-  available as ``"joint"``.
+- ``loss_norm`` defaults to the separate normalisation of METHODS.md and the current reference;
+  the reference's earlier joint one is available as ``"joint"``.
 - The attack step of a class scales with its radius (``Method.step_for``: step_ratio x eps_y, or
-  ``step_size`` x eps_y / eps), the project's convention for per-class radii; the reference keeps
-  the step at 2/255 whatever the radius (with 10 steps it then cannot reach a radius above
-  20/255).
+  ``step_size`` x eps_y / eps), the project's convention for per-class radii. The reference's
+  remargin attack steps a quarter of the *largest* radius in the batch for every sample
+  (``utils_frl2.py`` line 162, ``torch.max(new_eps) / 4``); its reweight-only attack, where every
+  radius is eps, steps 2/255 (``frlrw.py`` lines 30-36).
 - The random start of the training attack is projected onto the ball and [0, 1] (``perturb``);
   the reference clamps only after the first step (0.001-scale noise: only pixels at 0 or 1
   differ).
 - Per-class accuracies divide by the true class counts (METHODS.md section 0), as the reference.
+- The reference's loss runs the clean batch through the model twice in train mode
+  (``utils_frl.py`` lines 238-239), which moves only the BatchNorm running statistics; here once.
+- The reference's recipe (40 epochs, SGD lr 1e-3, momentum 0.9, wd 5e-4, MultiStepLR [40, 80]
+  stepped after each epoch, batch 128: ``frlrw.py`` lines 26-27, 90 and 98-99) belongs to the
+  config.
 """
 
 from __future__ import annotations

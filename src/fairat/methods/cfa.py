@@ -1,32 +1,39 @@
 """CFA: class-wise calibrated fair adversarial training on TRADES (METHODS.md section 7).
 
 Wei, Wang, Guo & Wang, "CFA: Class-wise Calibrated Fair Adversarial Training", CVPR 2023;
-reference code github.com/PKU-ML/CFA (``train.py``, ``attack.py``,
-``utils.py``), run as ``--mode TRADES --ccm --ccr`` with its FAWA model.
+reference code github.com/PKU-ML/CFA (``train.py``; ``attack.py`` ``cw_trades_loss``, lines
+110-150; ``utils.py`` ``weight_average``, lines 115-124), run as ``--mode TRADES --ccm --ccr``
+with its FAWA model.
 
 Three parts, with r_c the *training* robust accuracy of class c in the previous epoch (the
 fraction of class-c training samples whose adversarial example x_adv the model, in train mode,
 classified correctly in the loss's forward pass; counted in ``loss()``, reset every epoch, as the
-reference's ``train_result[3]``):
+reference's ``train_result[3]``, ``train.py`` lines 96 and 198):
 
 - CCM (class-wise calibrated margin): eps_c = (lam1 + r_c) * eps for the TRADES KL attack
-  (random start x + 0.001 N(0, 1), ``steps`` steps, projection onto the class's ball).
+  (random start x + 0.001 N(0, 1), ``steps`` steps, projection onto the class's ball;
+  ``train.py`` line 199, ``attack.py`` lines 123-132).
 - CCR (class-wise calibrated regularisation): beta'_c = (lam2 + r_c) beta / (1 + (lam2 + r_c) beta)
   and the loss mean_k [(1 - beta'_{y_k}) CE(f(x_k), y_k) + beta'_{y_k} KL(p(x_k) || p(x_adv_k))]
-  (the reference sums each term divided by the batch size).
+  (the reference sums each term divided by the batch size; ``train.py`` line 206, ``attack.py``
+  lines 138-148).
 - FAWA (fairness-aware weight averaging): after each epoch, if the worst-class robust accuracy
   of the *current* model on the validation split is at least ``fawa_threshold``, the average
   becomes decay * average + (1 - decay) * current (every floating-point entry of the state dict,
   BatchNorm running statistics included); the first passing epoch initialises the average with
   a copy of the current weights; a failing epoch leaves it unchanged (reference
-  ``weight_average``).
+  ``weight_average`` called with decay 1, ``train.py`` lines 249-257).
 
 Epochs 1..``warmup_epoch`` (10, the reference's ``--begin 10``: calibration applies to 0-based
-epochs >= 10) are TRADES with the common radius and beta' = beta / (1 + beta) for every class,
-i.e. TRADES divided by (1 + beta), as the reference's uncalibrated ``class_beta``; this keeps the
-loss on one scale before and after calibration starts. Defaults: beta 6, lam1 = lam2 = 0.5,
-FAWA decay 0.88 and threshold 0.2 (METHODS.md; the reference's argparse default is 0.24), attack
-of 10 steps of eps/4 (2/255 at 8/255, as the reference).
+epochs >= 10, ``train.py`` lines 196 and 204) are TRADES with the common radius and
+beta' = beta / (1 + beta) for every class, i.e. TRADES divided by (1 + beta), as the reference's
+uncalibrated ``class_beta`` (lines 147 and 208); this keeps the loss on one scale before and after
+calibration starts. Defaults: beta 6, lam1 = lam2 = 0.5, FAWA decay 0.88 (``train.py`` lines 30,
+38-39, 43) and threshold 0.2 (METHODS.md and the README's example command; the argparse
+default, line 44, is 0.24), attack of 10 steps of eps/4 (2/255 at 8/255, as the reference, lines
+25-27). The reference's recipe (PreAct ResNet-18, 200 epochs, lr 0.1 x0.1 at 50 % and x0.01 at
+75 % of them, lines 20-22 and 121-127; SGD momentum 0.9, wd 5e-4, no Nesterov, line 180; batch
+128, line 19) belongs to the config.
 
 How FAWA maps onto the trainer's hooks: ``validation_model`` is the default (the current
 model), so ``EpochStats.val_robust`` (per-class accuracy under the trainer's PGD-``select_steps``
@@ -54,6 +61,10 @@ Differences from the reference code, and why:
   convention for per-class radii; the reference keeps the step at 2/255.
 - The random start is projected onto the ball and [0, 1] (``perturb``); the reference clamps only
   after the first step.
+- The reference's ``train_epoch`` also runs a train-mode forward of the clean batch after each
+  optimiser step for its clean-accuracy log (``train.py`` line 98), and its loss runs the clean
+  batch twice (``attack.py`` lines 138 and 143); both move only the BatchNorm running statistics.
+  Here each batch goes through the model once in the loss (``trades_terms``).
 """
 
 from __future__ import annotations

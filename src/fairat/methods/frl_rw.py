@@ -7,10 +7,11 @@ in :mod:`fairat.methods._frl`. Only the natural and boundary multipliers (lambda
 move; every class keeps the radius eps. Fine-tunes the ``last`` checkpoint of the TRADES run of
 the same dataset, model, eps and seed (``init_from = "trades"``).
 
-Defaults (CIFAR-10, METHODS.md): tau 0.1, alpha1 0.05 halved every 40 epochs, lim 0.5,
-beta 1.5, TRADES attack of 10 steps of eps/4, validation PGD-20. The reference script's own
-argparse default is beta 1.0. Paper recipe (set in the config, not here): 40 epochs of SGD with
-lr 1e-3, momentum 0.9, weight decay 5e-4.
+Defaults (CIFAR-10, METHODS.md, and ``frlrw.py``'s argparse defaults, lines 101-107): tau 0.1
+(``--bound0``/``--bound1``), alpha1 0.05 (``--rate1``) halved every 40 epochs, lim 0.5,
+beta 1.5; TRADES attack of 10 steps of eps/4 (2/255 at 8/255, lines 30-36), validation PGD-20
+(lines 38-44). Recipe (set in the config, not here): 40 epochs (line 98) of SGD with lr 1e-3,
+momentum 0.9, weight decay 5e-4 (line 26).
 """
 
 from __future__ import annotations

@@ -1,8 +1,21 @@
-"""TRADES (Zhang et al. 2019; code yaodongyu/TRADES).
+"""TRADES (Zhang et al. 2019; code yaodongyu/TRADES, ``trades.py`` ``trades_loss``, lines 17-84).
 
-Loss: CE(f(x), y) + beta * KL(p(x) || p(x_adv)) with batchmean reduction, where x_adv starts at
-x + 0.001 * N(0, 1) and ascends the KL for ``steps`` steps in eval mode. Defaults: beta = 6,
-K = 10, step = eps / 4 (the reference uses 0.007 at eps = 0.031; set ``step_size`` for that).
+Loss: CE(f(x), y) + beta * KL(p(x) || p(x_adv)) with batchmean reduction (lines 79-83), where
+x_adv starts at x + 0.001 * N(0, 1) and ascends the KL for ``steps`` steps in eval mode, each a
+signed step projected onto the eps-ball and [0, 1] (lines 28-41). Defaults: beta = 6, K = 10,
+step = eps / 4 (the reference's ``train_trades_cifar10.py`` uses beta 6, 10 steps of 0.007 at
+eps 0.031, lines 30-37; set ``step_size`` for that). Its recipe (76 epochs, lr 0.1 x0.1 from
+epoch 75, lines 20 and 137-147; SGD momentum 0.9 without Nesterov, wd 2e-4, batch 128, lines
+16-27 and 153) belongs to the config.
+
+Differences from the reference code: its final loss runs the clean batch through the model twice
+in train mode (``model(x_natural)`` for the CE, line 79, and again for the KL, lines 81-82),
+which gives the same loss and gradient but updates the BatchNorm running statistics with the
+clean batch twice; here each batch goes through once, clean then adversarial
+(:func:`trades_terms`). DAFA's and TRIX's ``trades_loss`` also run each batch once, but
+adversarial first (rucy74/DAFA ``losses.py`` lines 65-66, Fairness-a11y/TRIX ``losses.py`` lines
+67-68), so the running statistics after a batch weight the two batches the other way round. Both
+differ only in the eval-mode statistics, not in any training gradient.
 
 This module is the home of the TRADES family (DAFA, TRIX, CFA, WAT, FRL): their hyper-parameters
 extend :class:`TradesParams` (beta and the KL attack's steps and step), :func:`trades_attack` is

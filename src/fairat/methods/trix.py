@@ -1,27 +1,48 @@
 """TRIX: mixed targeted/untargeted TRADES with DAFA class weights (METHODS.md section 5).
 
 Medi, Jung & Keuper, "TRIX: Trading Adversarial Fairness via Mixed Adversarial Training",
-arXiv 2507.07768; reference code github.com/Fairness-a11y/TRIX (``losses.mixed_trades_loss``,
-``utils.calculate_class_weights``), a fork of github.com/rucy74/DAFA.
+arXiv 2507.07768; reference code github.com/Fairness-a11y/TRIX, a fork of github.com/rucy74/DAFA:
+``losses.py`` ``mixed_trades_loss`` (lines 90-203, selected by ``--loss mixed``),
+``losses.py`` ``calculate_class_weights_from_clean`` (lines 258-294, the per-batch strength),
+``utils.py`` ``calculate_class_weights`` (lines 18-33, the DAFA weights) and ``train.py``.
 
 Per batch, with p = softmax(f(x)) of the clean inputs in eval mode and without gradients:
 
-1. S[i][j] = mean of p_j over the batch's class-i samples (zero row if absent), S += 1e-8 I;
-2. t_i = 1 + sum_{j != i} ( S_ii < S_jj ? +lam S_ij S_jj : -lam S_ji S_ii ), lam = ``lam``;
-3. sample k is *strong* if t_{y_k} < mean_k t_{y_k} (mean over the batch's samples). Strong
-   samples get a targeted attack toward y_t drawn uniformly from the K - 1 other classes (once
-   per batch, fixed over the steps), descending CE(f(x_adv), y_t); the others (*weak*) get the
-   untargeted TRADES KL ascent. Both start at x + 0.001 N(0, 1) and take ``steps`` steps.
-4. Radius and step per class: eps_y = W_y eps, alpha_y = W_y alpha with the DAFA weights W
-   (``fairat.methods._dafa_weights``): all ones through warm-up epoch tau (``warmup_epoch``,
-   1-based), then computed once from the training adversarial softmax of epoch tau (with
-   ``dafa_lam``) and frozen.
-5. Loss: mean_k W_{y_k} CE(f(x_k), y_k) + beta * mean_k KL(p(x_k) || p(x_adv_k)), beta = 6.
+1. S[i][j] = mean of p_j over the batch's class-i samples (zero row if absent), S += 1e-8 I
+   (``losses.py`` lines 271-282);
+2. t_i = 1 + sum_{j != i} ( S_ii < S_jj ? +lam S_ij S_jj : -lam S_ji S_ii ), lam = ``lam``
+   (lines 285-292);
+3. sample k is *strong* if t_{y_k} < mean_k t_{y_k} (mean over the batch's samples, line 127).
+   Strong samples get a targeted attack toward y_t drawn uniformly from the K - 1 other classes
+   (once per batch, fixed over the steps, lines 135-141), descending CE(f(x_adv), y_t); the
+   others (*weak*) get the untargeted TRADES KL ascent. Both start at x + 0.001 N(0, 1) (line
+   112) and take ``steps`` steps (lines 143-173).
+4. Radius and step per class: eps_y = W_y eps, alpha_y = W_y alpha (lines 167-172) with the DAFA
+   weights W (``fairat.methods._dafa_weights``): all ones through warm-up epoch tau
+   (``warmup_epoch``, 1-based; ``--dafa_warmup``), then computed once from the training
+   adversarial softmax of epoch tau (``train.py`` lines 74-76 and 202-203, ``losses.py`` lines
+   200-202; strength ``dafa_lam``, ``--dafa_lambda``) and frozen.
+5. Loss: mean_k W_{y_k} CE(f(x_k), y_k) + beta * mean_k KL(p(x_k) || p(x_adv_k)), beta = 6
+   (lines 179-197).
 
-``mix_from_epoch``: mixing is active in the epochs whose 1-based number is > ``mix_from_epoch``;
-before that every sample gets the untargeted TRADES attack. The default 0 mixes from the first
-epoch, as the reference code does; the paper's text describes a TRADES warm-up first (METHODS.md
-asks for the switch; set it to ``warmup_epoch`` for that reading).
+Attack assignment (``assignment``), for the paper's ablation (METHODS.md section 5 step 7):
+
+- ``similarity`` (default): step 3, TRIX itself;
+- ``untargeted``: every sample gets the KL attack (the paper's TRIX-Basic). With the DAFA weights
+  of step 4 this is DAFA on the run's recipe: the same computation, step for step, as the
+  ``dafa`` method (tests/test_trix.py);
+- ``targeted``: every sample gets the targeted attack toward a uniformly drawn other class (the
+  paper's TRIX-Uniform).
+
+Only the assignment changes: the DAFA weights, radii, steps and loss of steps 4-5 stay (set
+``dafa_lam: 0`` for unit weights). ``lam`` acts only under ``similarity``. The reference code
+has no switch for the two ablation settings (``--loss`` is ``trades``, ``pgd`` or ``mixed``).
+
+``mix_from_epoch``: the assignment is active in the epochs whose 1-based number is >
+``mix_from_epoch``; before that every sample gets the untargeted TRADES attack. The default 0
+applies it from the first epoch, as the reference code does (``train.py`` lines 91-93 call
+``mixed_trades_loss`` in every epoch); the paper's text describes a TRADES warm-up first
+(METHODS.md asks for the switch; set it to ``warmup_epoch`` for that reading).
 
 Project readings where the paper and code are silent: those of DAFA (zero rows in P for absent
 classes, W neither normalised nor clipped, ties take the subtracting branch), and: the targeted
@@ -31,15 +52,22 @@ with a per-sample sign, except that the random starts are drawn per subset.
 
 Differences from the reference code:
 
-- The per-batch strength ``lam`` is hard-coded to 1.0 there; here it is a parameter (default 1).
-  Any ``lam`` > 0 gives the same split (t = 1 + lam s is below its batch mean exactly when s
-  is), so only its sign matters; the lambda the paper varies is ``dafa_lam`` (the reference's
-  ``--dafa_lambda``), which scales the class weights, radii and steps.
+- The per-batch strength ``lam`` is 1.0 there (``calculate_class_weights_from_clean`` is called
+  without ``lamb``, lines 117-121); here it is a parameter (default 1). Any ``lam`` > 0 gives the
+  same split (t = 1 + lam s is below its batch mean exactly when s is), so only its sign matters;
+  the lambda the paper varies is ``dafa_lam`` (the reference's ``--dafa_lambda``), which scales
+  the class weights, radii and steps.
 - Targets there are drawn by rejection (uniform labels redrawn while equal to y); here
   y_t = (y + U{1, ..., K-1}) mod K, the same distribution.
-- The reference adds 1e-10 to logits and probabilities inside its KL terms; this does not (it
-  changes neither the attack's gradient signs nor the loss beyond rounding).
-- The reference's schedule (150 epochs, lr x0.1 at 140, x0.01 at 145) belongs to the config.
+- The reference's KL terms clamp the clean probabilities at 1e-10 and add 1e-10 to the
+  adversarial logits (lines 153-155 and 188-190; its ``trades_loss``, lines 43 and 75-76, adds
+  1e-10 to the probabilities instead); this does neither (neither changes the attack's gradient
+  signs, nor the loss beyond rounding).
+- The reference does not project its random start onto the ball; ``perturb`` does (a 0.001-scale
+  noise, so only pixels at 0 or 1 are affected).
+- The reference's recipe (150 epochs, ``arguments.py`` line 32; lr x0.1 from epoch 140 and x0.01
+  from 145, ``train.py`` lines 136-140; Nesterov momentum, ``train.py`` line 20) belongs to the
+  config.
 """
 
 from __future__ import annotations
@@ -73,6 +101,8 @@ from fairat.methods.registry import METHODS
 from fairat.methods.trades import TradesParams
 
 SIMILARITY_DIAGONAL = 1e-8
+# which samples get the targeted attack (module docstring, "Attack assignment")
+ASSIGNMENTS = ("similarity", "untargeted", "targeted")
 
 
 def trix_strength(
@@ -105,6 +135,14 @@ class TRIX(Method):
         dafa_lam: float = 1.0
         warmup_epoch: int = 70
         mix_from_epoch: int = 0
+        assignment: str = "similarity"
+
+        def __post_init__(self) -> None:
+            if self.assignment not in ASSIGNMENTS:
+                raise ValueError(
+                    f"assignment: {self.assignment!r} is not allowed; valid values: "
+                    f"{', '.join(ASSIGNMENTS)}"
+                )
 
         RANGES: ClassVar[dict[str, Range]] = {
             **TradesParams.RANGES,
@@ -149,6 +187,14 @@ class TRIX(Method):
         """Whether the current (1-based) epoch number is past ``mix_from_epoch``."""
         return self.ctx.epoch + 1 > self.params.mix_from_epoch
 
+    def targeted_samples(self, p_nat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Boolean (B,): the samples that get the targeted attack in this epoch (``assignment``;
+        none before ``mix_from_epoch``)."""
+        assignment = self.params.assignment if self.mixing else "untargeted"
+        if assignment == "similarity":
+            return strong_mask(p_nat, y, self.ctx.num_classes, self.params.lam)
+        return torch.full_like(y, assignment == "targeted", dtype=torch.bool)
+
     def adversarial(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = self.params
         k = self.ctx.num_classes
@@ -161,10 +207,7 @@ class TRIX(Method):
                 p_nat = torch.softmax(model(x).float(), dim=1)
         finally:
             model.train(was_training)
-        if self.mixing:
-            strong = strong_mask(p_nat, y, k, p.lam)
-        else:
-            strong = torch.zeros_like(y, dtype=torch.bool)
+        strong = self.targeted_samples(p_nat, y)
         onehot = torch.nn.functional.one_hot(y, k).to(torch.float64)
         self.targeted += onehot[strong].sum(dim=0)
         self.seen += onehot.sum(dim=0)

@@ -1,38 +1,48 @@
 """WAT: worst-class adversarial training on TRADES (METHODS.md section 7).
 
 Li & Liu, "WAT: Improve the Worst-class Robustness in Adversarial Training", AAAI 2023;
-reference code github.com/boqili/WAT (``worst_class_adversarial_train.py``,
-``attack_generator.py``).
+reference code github.com/boqili/WAT (``worst_class_adversarial_train.py``, below ``train.py``
+for short; ``attack_generator.py`` ``trades``, lines 45-69), run with ``--alg wat``.
 
 WAT plays an exponential-weights (Hedge) game over K + 1 "experts": the K classes and the
 average. After each epoch, on the validation split, with the current model (``stats.model``) in
 eval mode and the TRADES KL attack of training (x + 0.001 N(0, 1) start, ``steps`` steps):
 
 - cost_c = mean over class-c validation samples of CE(f(x), y) + beta KL(p(x) || p(x_adv)),
-  cost_avg = the same mean over all validation samples;
+  cost_avg = the same mean over all validation samples (``validate``, train.py lines 117-163);
 - the costs are summed over epochs (C = cumulative cost, K + 1 entries) and the weights are
-  w = K * softmax(eta * C) over the K + 1 entries (reference: ``class_num * exp(eta C) / sum``).
+  w = K * softmax(eta * C) over the K + 1 entries (reference: ``class_num * exp(eta C) / sum``,
+  train.py lines 242-248).
 
 The training loss of a batch of B samples, with l_k = CE_k + beta KL_k the per-sample TRADES
 terms (``trades_terms``), is
 
-    sum_c w_c * (sum over class-c samples of l_k) / B  +  w_avg * mean_k l_k.
+    sum_c w_c * (sum over class-c samples of l_k) / B  +  w_avg * mean_k l_k
+
+(train.py lines 89-105).
 
 Before the first update every weight is 1 (the reference's initial ``torch.ones(K + 1)``), so
-epoch 1 trains on twice the TRADES loss. Defaults: beta 6, eta 0.1, attack of 10 steps of eps/4
-(the reference uses 0.007 at eps 0.031: set ``step_size``). ``log_state`` reports the weights
+epoch 1 trains on twice the TRADES loss (lines 202-203). Defaults: beta 6, eta 0.1 (lines 25 and
+37), attack of 10 steps of eps/4 (the reference uses 0.007 at eps 0.031, lines 20-22: set
+``step_size``). The reference's recipe (100 epochs, lr 0.1 x0.1 from epoch 75, x0.01 from 90,
+lines 16, 18 and 165-177 with ``epoch + 1``, line 240; SGD momentum 0.9 without Nesterov, wd
+2e-4, lines 17, 19 and 208; batch 128, line 26; a validation split of 300 training images per
+class, ``data_loader.py``) belongs to the config. ``log_state`` reports the weights
 after the epoch's update (those the next epoch uses), this epoch's costs and the cumulative ones.
 
 Project readings ([choice]) where the paper and code are silent:
 
-- [choice] Class costs divide by the true class counts (METHODS.md section 0); the reference
-  multiplies the class sum by K / N (equal for a balanced validation split). A class with no
-  validation sample gets cost 0 that epoch.
+- [choice] Class costs divide by the true class counts (METHODS.md section 0). The reference
+  multiplies the class sum by K / (batches x batch size) and divides the average's sum by
+  batches x batch size (train.py lines 151-157): for its 3,000 validation images in 24 batches
+  of 128 that is 3,072, so every reference cost, and with it eta, is scaled by 3,000 / 3,072
+  (0.977). A class with no validation sample gets cost 0 that epoch.
 - [choice] The validation attack draws its random start from a generator seeded by the epoch,
   so it leaves the training RNG stream untouched; validation runs in batches of 256.
 
 Differences from the reference code: the random start is projected onto the ball and [0, 1]
-(``perturb``); the reference clamps only after the first step.
+(``perturb``); the reference clamps only after the first step (``attack_generator.py`` lines
+48-67).
 """
 
 from __future__ import annotations
