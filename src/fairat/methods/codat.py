@@ -4,8 +4,7 @@ METHODS.md section 3). The paper publishes no code.
 Per batch, H_k is the mean cross-entropy of the PGD examples (``steps`` steps of size
 ``step_size`` if set, else ``step_ratio`` x eps, from a uniform random start, CE attack; the
 paper configs set ``step_size: 0.007``, the step of the TRADES it is compared with) over the
-batch samples of class k,
-for the K classes present in the batch. The class weights are the worst case over a chi-square
+batch samples of class k, for the K classes present in the batch. The class weights are the worst case over a chi-square
 ball around the uniform distribution::
 
     max_p sum_k p_k H_k   s.t.  p in the simplex,  D(p || uniform) = K sum_k (p_k - 1/K)^2 <= eta.
