@@ -21,6 +21,9 @@ intervals"):
   bounds). Old: the percentile interval of :func:`fairat.bootstrap.seed_class_bootstrap`
   (seeds, then test samples). The last row is a stress case: no seed-to-seed variation and
   r = 0.9, where the seeds' estimates agree and a t-interval over them alone is far too short.
+  One more scenario has CIFAR-100's shape (100 classes of 100 test images, whatever ``--n``).
+  The two-level rows also show the t-interval over seeds of the seeds' worst-class estimates
+  (summary.csv's ``worst_ci95`` around ``worst_mean``), which the headline table prints.
 
 Coverage is a proportion of ``reps`` sets: its simulation standard error, sqrt(c (1 - c) / reps),
 is printed beside it (1.1 points at 400 sets and c = 0.95; at c = 100 % the plug-in value is 0, and
@@ -37,6 +40,7 @@ import sys
 import time
 
 import numpy as np
+from scipy import stats as st
 from scipy.special import ndtr
 
 from fairat.bootstrap import (
@@ -54,6 +58,9 @@ SCENARIOS = {  # true class accuracies of one model, 10 classes
     "5 within 2 points": np.array([0.30, 0.305, 0.31, 0.315, 0.32, *OTHERS[3:]]),
     "all 10 tied": np.full(10, 0.45),
 }
+# CIFAR-100's shape: 100 classes of 100 test images, the 20 lowest within 5 points
+CIFAR100 = ("100 classes, n = 100, 20 within 5 points", 100)
+CIFAR100_P = np.concatenate([np.linspace(0.10, 0.15, 20), np.linspace(0.20, 0.60, 80)])
 SEED_SHIFT, SEED_CLASS = 0.01, 0.015  # seed-to-seed SD of a seed's shift and of each class
 CORRELATION = 0.5  # r, how much the seeds' test-sample outcomes share (latent correlation)
 STRESS = ("all 10 tied, no seed variation, r = 0.9", 0.0, 0.0, 0.9)
@@ -127,7 +134,13 @@ def two_level(
     correct = shared_test_counts(rng, accuracies, n, correlation)
     total = np.full_like(correct, n)
     old = np.array([interval(seed_class_bootstrap(c, total[0], samples, rng)) for c in correct])
-    return {"new": seed_worst_interval(correct, total), "old": (old[:, 0], old[:, 1])}
+    worst = (correct / total).min(axis=-1)  # (R, S), each seed's estimate
+    half = st.t.ppf(0.975, seeds - 1) * worst.std(axis=-1, ddof=1) / math.sqrt(seeds)
+    return {
+        "new": seed_worst_interval(correct, total),
+        "old": (old[:, 0], old[:, 1]),
+        "t": (worst.mean(axis=-1) - half, worst.mean(axis=-1) + half),
+    }
 
 
 def coverage(bounds: tuple[np.ndarray, np.ndarray], truth: float) -> tuple[float, float, float]:
@@ -156,28 +169,38 @@ def main(argv: list[str] | None = None) -> int:
     )
     header = (
         f"| {'level':<10} | {'scenario':<41} | {'S':>2} | {'new coverage':>12} | "
-        f"{'new width':>9} | {'old coverage':>12} | {'old width':>9} |"
+        f"{'new width':>9} | {'old coverage':>12} | {'old width':>9} | {'t coverage':>12} | "
+        f"{'t width':>9} |"
     )
     print(header)
     print("|" + "|".join("-" * (len(cell) + 0) for cell in header.split("|")[1:-1]) + "|")
 
     def row(level: str, name: str, seeds: int, result: dict, truth: float) -> None:
         cells = []
-        for method in ("new", "old"):
+        for method in ("new", "old", "t"):
+            if method not in result:
+                cells += ["–", "–"]
+                continue
             c, se, width = coverage(result[method], truth)
-            cells += [f"{100 * c:5.1f} ± {100 * se:3.1f}", f"{100 * width:9.2f}"]
+            cells += [f"{100 * c:5.1f} ± {100 * se:3.1f}", f"{100 * width:.2f}"]
         print(
-            f"| {level:<10} | {name:<41} | {seeds:>2} | {cells[0]:>12} | {cells[1]} | "
-            f"{cells[2]:>12} | {cells[3]} |"
+            f"| {level:<10} | {name:<41} | {seeds:>2} | {cells[0]:>12} | {cells[1]:>9} | "
+            f"{cells[2]:>12} | {cells[3]:>9} | {cells[4]:>12} | {cells[5]:>9} |"
         )
 
     for name, p in SCENARIOS.items():
         row("per seed", name, 1, per_seed(p, args.n, args.reps, args.samples, rng), p.min())
+    name, n = CIFAR100
+    p = CIFAR100_P
+    row("per seed", name, 1, per_seed(p, n, args.reps, args.samples, rng), p.min())
     for seeds in args.seeds:
         for name, p in SCENARIOS.items():
             truth = expected_worst(p, SEED_SHIFT, SEED_CLASS)
             result = two_level(p, args.n, args.reps, seeds, args.samples, rng)
             row("two-level", name, seeds, result, truth)
+    name, n = CIFAR100
+    truth = expected_worst(CIFAR100_P, SEED_SHIFT, SEED_CLASS, draws=400_000)
+    row("two-level", name, 3, two_level(CIFAR100_P, n, args.reps, 3, args.samples, rng), truth)
     name, shift, per_class, correlation = STRESS
     p, seeds = SCENARIOS["all 10 tied"], 3
     result = two_level(
