@@ -5,8 +5,8 @@
 registered method it runs. The summary averages over classes within a run (average, worst
 class), then reports the mean, standard deviation and 95 % confidence half-width of those
 run-level numbers over seeds, a 95 % interval of the expected worst-class accuracy that
-accounts for seeds and test samples (:func:`fairat.bootstrap.seed_worst_interval`), DAFA's rho against the run's baseline (METHODS.md
-section 9, on the seeds both have) and the number of evaluation sanity warnings. Each row
+accounts for seeds and test samples (:func:`fairat.bootstrap.seed_worst_interval`), DAFA's rho
+against the run's baseline (METHODS.md section 9, on the seeds both have) and the number of evaluation sanity warnings. Each row
 carries the ``precision`` that produced it (:func:`precision_label` of the evaluation JSON's
 record, docs/gpu.md).
 """
@@ -162,8 +162,8 @@ def summary_table(
     """Per dataset, model, run, eps, checkpoint and attack: statistics over seeds (``worst_ci95``
     the t-interval's half-width), the two-level 95 % interval of the expected worst-class
     accuracy over seeds and test samples (``worst_ci95_lo``, ``worst_ci95_hi``,
-    :func:`fairat.bootstrap.seed_class_interval`; NaN with ``intervals`` False), rho against the run's baseline
-    (``baselines[run]``, default :func:`default_baselines`) on the seeds both have
+    :func:`fairat.bootstrap.seed_class_interval`; NaN with ``intervals`` False), rho against the
+    run's baseline (``baselines[run]``, default :func:`default_baselines`) on the seeds both have
     (``rho_seeds`` of them), and the count of sanity warnings of the run's evaluations."""
     runs = run_summaries(classwise)
     if baselines is None:
