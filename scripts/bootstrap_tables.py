@@ -1,5 +1,6 @@
-"""Workflow step: the class-stratified bootstrap over test samples of every run, seed,
-checkpoint and attack (bootstrap.csv) and how often each class is the worst one
+"""Workflow step: per run, seed, checkpoint and attack, the class-stratified bootstrap over test
+samples and the 95 % intervals of the average, worst class and gap (bootstrap.csv: exact binomial
+bounds for the worst class and the gap) and how often each class is the worst one
 (worst_class_frequency.csv), from classwise.csv (fairat.bootstrap)."""
 
 from fairat.jobserver import hand_over

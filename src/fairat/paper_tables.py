@@ -118,7 +118,7 @@ def trix_table(
     """TRIX/DAFA layout: average and worst-class clean and robust accuracy (mean ± std over
     seeds), rho_nat and rho_rob against each run's baseline (``fairat.tables.summary_table``)."""
     robust = _robust(classwise)
-    summary = summary_table(classwise, baselines=baselines, bootstrap_samples=0)  # no intervals
+    summary = summary_table(classwise, baselines=baselines, intervals=False)
     pairs = dict(zip(summary["run"], summary["baseline"], strict=False))
     named = ", ".join(f"{r} vs `{b}`" for r, b in pairs.items() if b and b != r) or "none"
     stats = ["average_mean", "average_std", "worst_mean", "worst_std"]

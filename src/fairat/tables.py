@@ -4,9 +4,9 @@
 ``run`` is the run name of the config (a variant, :mod:`fairat.variants`) and ``method`` the
 registered method it runs. The summary averages over classes within a run (average, worst
 class), then reports the mean, standard deviation and 95 % confidence half-width of those
-run-level numbers over seeds, a 95 % interval of the mean worst-class accuracy over seeds and
-test samples (:mod:`fairat.bootstrap`), DAFA's rho against the run's baseline (METHODS.md
-section 9, on the seeds both have) and the number of evaluation sanity warnings. Each row
+run-level numbers over seeds, a 95 % interval of the expected worst-class accuracy that
+accounts for seeds and test samples (:func:`fairat.bootstrap.seed_worst_interval`), DAFA's rho
+against the run's baseline (METHODS.md section 9, on the seeds both have) and the number of evaluation sanity warnings. Each row
 carries the ``precision`` that produced it (:func:`precision_label` of the evaluation JSON's
 record, docs/gpu.md).
 """
@@ -21,12 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fairat.bootstrap import (
-    BOOTSTRAP_SAMPLES,
-    BOOTSTRAP_SEED,
-    seed_class_counts,
-    seed_class_interval,
-)
+from fairat.bootstrap import seed_class_counts, seed_class_interval
 from fairat.eps import eps_tag
 from fairat.stats import paired_comparison, rho, seed_summary
 
@@ -48,7 +43,7 @@ IDENTITY = ["dataset", "model", "run", "method", "eps", "seed", "checkpoint"]
 SANITY_COLUMNS = [*IDENTITY, "check", "detail"]
 RUN = ["dataset", "model", "run", "method", "eps", "checkpoint"]
 GROUP = [*RUN, "attack"]
-TWO_LEVEL = "[95% seeds+samples]"  # the headline column of the two-level bootstrap interval
+TWO_LEVEL = "[95% seeds+samples]"  # the headline column of the two-level interval
 BASELINE = "trades"  # the default baseline run (fairat.variants.DEFAULT_BASELINE)
 
 
@@ -162,19 +157,18 @@ def summary_table(
     classwise: pd.DataFrame,
     sanity: pd.DataFrame | None = None,
     baselines: dict[str, str | None] | None = None,
-    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
-    bootstrap_seed: int = BOOTSTRAP_SEED,
+    intervals: bool = True,
 ) -> pd.DataFrame:
     """Per dataset, model, run, eps, checkpoint and attack: statistics over seeds (``worst_ci95``
-    the t-interval's half-width), the two-level bootstrap interval of the mean worst-class
+    the t-interval's half-width), the two-level 95 % interval of the expected worst-class
     accuracy over seeds and test samples (``worst_ci95_lo``, ``worst_ci95_hi``,
-    :func:`fairat.bootstrap.seed_class_interval`), rho against the run's baseline
-    (``baselines[run]``, default :func:`default_baselines`) on the seeds both have
+    :func:`fairat.bootstrap.seed_class_interval`; NaN with ``intervals`` False), rho against the
+    run's baseline (``baselines[run]``, default :func:`default_baselines`) on the seeds both have
     (``rho_seeds`` of them), and the count of sanity warnings of the run's evaluations."""
     runs = run_summaries(classwise)
     if baselines is None:
         baselines = default_baselines(list(dict.fromkeys(runs["run"])))
-    blocks = classwise.groupby(GROUP, sort=False).indices  # rows of each block, for the bootstrap
+    blocks = classwise.groupby(GROUP, sort=False).indices  # rows of each block, for the interval
     columns = {c: classwise[c].to_numpy() for c in ("seed", "class", "accuracy", "n")}
     rows = []
     for key, block in runs.groupby(GROUP, sort=False):
@@ -183,7 +177,7 @@ def summary_table(
         correct, n = seed_class_counts(
             *(columns[c][at] for c in ("seed", "class", "accuracy", "n"))
         )
-        lo, hi = seed_class_interval(correct, n, key, bootstrap_samples, bootstrap_seed)
+        lo, hi = seed_class_interval(correct, n) if intervals else (math.nan, math.nan)
         rows.append(
             {
                 **dict(zip(GROUP, key, strict=True)),
@@ -388,11 +382,15 @@ def summary_markdown(
         f"{over} sanity: evaluation warnings (see sanity.csv). {_precision_sentence(summary)}\n\n"
         "Two intervals for worst-class accuracy: in the headline table `clean worst` and "
         "`robust worst` are the mean ± the half-width of the 95 % t-interval over seeds "
-        "(`worst_ci95` in summary.csv), which leaves out the test-sample noise of every class; "
-        f"`robust worst {TWO_LEVEL}` is a two-level bootstrap 95 % interval "
-        "of the same mean, resampling the seeds and then the test samples within each class "
-        "(`worst_ci95_lo`, `worst_ci95_hi`; every attack's is in summary.csv, each seed's "
-        "sample-level intervals and worst-class frequencies in bootstrap.csv and "
+        "(`worst_ci95` in summary.csv), centred on the low-biased minimum of noisy class "
+        "accuracies and blind to the test-sample noise the seeds share (one test set); "
+        f"`robust worst {TWO_LEVEL}` is a 95 % interval of the "
+        "training procedure's expected worst-class accuracy that covers it whatever the class "
+        "accuracies (docs/protocol.md): t bounds over seeds of each seed's exact binomial "
+        "bounds on its worst class (Clopper-Pearson, Šidák over the classes), so it holds the "
+        "seed-to-seed spread and the test-sample noise, and is wide with few seeds; with one "
+        "seed it is that seed's interval (`worst_ci95_lo`, `worst_ci95_hi`; every attack's is "
+        "in summary.csv, each seed's interval and worst-class frequencies in bootstrap.csv and "
         "worst_class_frequency.csv).\n"
     ]
     for (dataset, model, eps, ckpt), table in wide_summary(summary).items():
@@ -459,7 +457,7 @@ def _precision_sentence(summary: pd.DataFrame) -> str:
 def headline_table(block: pd.DataFrame, robust: str, *, precision: bool = False) -> pd.DataFrame:
     """The first table of a summary block: per run, clean and robust (``robust``) average and
     worst-class accuracy as mean ± 95 % CI half-width over seeds, the robust worst class's
-    two-level (seeds and test samples) bootstrap interval, rho against the baseline, and with
+    two-level (seeds and test samples) interval, rho against the baseline, and with
     ``precision`` (a block whose runs differ in it) each run's precision."""
     rows = []
     for run, runs in block.groupby("run", sort=False):
