@@ -213,19 +213,27 @@ def test_the_augmented_radius_option_lets_noise_samples_leave_the_eps_ball():
 
 
 def test_with_the_clean_ball_noise_starts_the_attack_from_the_noisy_input():
-    """radius: clean keeps the augmentation: the attack starts from the noisy input (the same
-    noise gives the same start), and zero attack steps leave the noisy input in the ball."""
-    method, model = make({"ops": "noise", "steps": 1}, m=1)
+    """radius: clean keeps the augmentation as the attack's start. With a model whose gradient
+    is zero the steps do not move, so a sample ends at its start projected onto x's ball:
+    x + U for identity (no pixel on the ball's surface), x + noise + U clipped to the ball for
+    noise (a quarter of the pixels on the surface: P(|U1 + U2| > eps) = 1/4)."""
+    method, model = make({}, m=2)
+    with torch.no_grad():
+        model[1].weight.zero_()
+    x, y = data(n=400, seed=7)
+    x = 0.2 + 0.6 * x  # away from the [0, 1] clamp
+    torch.manual_seed(13)
+    ops_idx = torch.randint(2, (len(y),))
+    out = method.transform(model, x, y, ops_idx)
+    on_surface = ((out - x).abs() >= 0.1 - 1e-6).flatten(1).float().mean(1)
+    assert (out - x).abs().max() <= 0.1 + 1e-6
+    assert on_surface[ops_idx == 0].mean() < 0.01
+    assert 0.22 < on_surface[ops_idx == 1].mean() < 0.28
+
+
+def test_perturb_from_a_start_point_stays_in_the_ball_of_x():
+    method, model = make()
     x, y = data(n=64)
-    ops_idx = torch.zeros(len(y), dtype=torch.long)
-    torch.manual_seed(11)
-    a = method.transform(model, x, y, ops_idx)
-    torch.manual_seed(11)
-    b = method.transform(model, x, y, ops_idx)
-    torch.manual_seed(12)
-    c = method.transform(model, x, y, ops_idx)
-    assert torch.equal(a, b) and not torch.equal(a, c)
-    # the attack's own start: perturb from ``start`` projects onto the ball around x
     from fairat.attacks import perturb
 
     far = (x + 0.5).clamp(0, 1)
