@@ -1,10 +1,11 @@
 """Paper 003's corruption table from the class-wise tables (no torch): per run, clean error,
 mCE (unnormalised, and the ImageNet-C normalisation against a baseline run when the config names
-one), the error under the suite's strongest PGD at the runs' eps (and, when the suite has one, under
-PGD-40 at its own radius, ``pgd40@2/255``: paper 003's), and the mean and standard deviation over classes
-of the class-wise corruption error (each class's error averaged over every corruption and
-severity; with every class evaluated its mean equals the unnormalised mCE, so the Markdown shows
-the std only). Every statistic is taken per seed, then averaged over seeds (as paper_tables)."""
+one), the error under the suite's strongest PGD at the runs' eps (and, when the suite has one,
+under PGD-40 at its own radius, ``pgd40@2/255``: paper 003's; each header names its radius), and
+the mean and standard deviation over classes of the class-wise corruption error (each class's
+error averaged over every corruption and severity; with every class evaluated its mean equals the
+unnormalised mCE, so the Markdown shows the std only). Every statistic is taken per seed, then
+averaged over seeds (as paper_tables)."""
 
 from __future__ import annotations
 
