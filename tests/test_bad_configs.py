@@ -81,6 +81,10 @@ CASES = {
         changed(methods__label_aug_at={"delta": 1.5}),
         r"methods\.label_aug_at\.delta: 1\.5",
     ),
+    "label aug radius": (
+        changed(methods__label_aug_at={"radius": "noisy"}),
+        r"methods\.label_aug_at\.radius: 'noisy' is not allowed; valid values: clean, augmented",
+    ),
     "frl lim": (changed(methods__frl_rw={"lim": -1}), r"methods\.frl_rw\.lim: -1\.0"),
     # warm-ups that never end turn DAFA, TRIX and CFA into TRADES
     "dafa warm-up at the end": (
@@ -156,6 +160,11 @@ CASES = {
         r"evaluation\.autoattack_per_class: 3 is set but the suite \(clean, fgsm\) has no",
     ),
     "unknown attack": (changed(evaluation={"attacks": ["clean", "pgd"]}), r"pgd"),
+    "attack radius out of range": (
+        changed(evaluation={"attacks": ["clean", "pgd40@8"]}),
+        r"evaluation\.attacks: 'pgd40@8': eps: '8' gives 8\.0, outside the allowed range "
+        r"\[0, 1\].*did you mean '8/255'",
+    ),
     # baselines and parents
     "missing baseline": (
         changed(methods__pgd_at={"baseline": "madry"}),

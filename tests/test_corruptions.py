@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO, run_snakemake
+from helpers import REPO, run_snakemake, squeeze
 
 from fairat.checks import load_workflow_config
 from fairat.config import EvalConfig
-from fairat.corruption_tables import strongest_pgd
+from fairat.corruption_tables import corruption_table, strongest_pgd
 from fairat.corruptions import (
     BROKEN_IN_GENERATE,
     CORRUPTIONS,
@@ -24,7 +24,9 @@ from fairat.corruptions import (
     mce,
     read_published,
 )
+from fairat.paper_tables import to_markdown
 from fairat.schema import write_schema
+from fairat.tables import CLASSWISE_COLUMNS
 
 
 def test_mce_unnormalised_and_normalised_by_hand():
@@ -142,6 +144,45 @@ def test_strongest_pgd_prefers_paper_003s_pgd40_then_the_most_steps():
     assert strongest_pgd(["clean", "fgsm", "cw30"]) is None
 
 
+def _frame(accuracies: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
+    """A class-wise frame: run pgd_at and label_aug_at, seed 0, eps 8/255, classes a and b."""
+    rows = [
+        ["toy", "m", run, run, "8/255", 0, "last", attack, c, acc, 10, "fp32"]
+        for (run, attack), accs in accuracies.items()
+        for c, acc in zip("ab", accs, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=CLASSWISE_COLUMNS)
+
+
+def test_the_corruption_table_names_the_radius_of_each_pgd_column():
+    """PGD-40 at the runs' eps and at paper 003's radius (pgd40@2/255), each its own column
+    whose header says its radius; the note says where 2/255 comes from."""
+    main = _frame(
+        {
+            (run, attack): [acc, acc]
+            for run, base in (("pgd_at", 0.0), ("label_aug_at", 0.1))
+            for attack, acc in (("clean", 0.8), ("pgd40", 0.4), ("pgd40@2/255", 0.7))
+            for acc in [acc + base]
+        }
+    )
+    corrupted = _frame(
+        {(run, "fog_s1"): [0.6, 0.5] for run in ("pgd_at", "label_aug_at")}
+        | {(run, "contrast_s1"): [0.5, 0.4] for run in ("pgd_at", "label_aug_at")}
+    )
+    table = corruption_table(main, corrupted, baseline="pgd_at")
+    row = table.data.set_index("run")
+    assert row.loc["pgd_at", "pgd_error"] == pytest.approx(0.6)
+    assert row.loc["pgd_at", "pgd_radius_error"] == pytest.approx(0.3)
+    assert row.loc["label_aug_at", "pgd_radius_error"] == pytest.approx(0.2)
+    md = squeeze(to_markdown(table))
+    header = next(line for line in md.splitlines() if line.startswith("| run"))
+    assert "| pgd40 at 8/255 error |" in header and "| pgd40 at 2/255 error |" in header
+    assert "`pgd40@2/255` at 2/255: paper 003's radius" in table.note
+    # a suite without it: one PGD column, and the note says what is missing
+    only = corruption_table(main[main["attack"] != "pgd40@2/255"], corrupted, "pgd_at")
+    assert "2/255 error" not in to_markdown(only) and "did not run" in only.note
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -156,11 +197,16 @@ def test_a_shipped_corruption_table_reports_paper_003s_pgd40(path):
     writes that table runs pgd40 in its suite (every attack but a restricted AutoAttack runs on
     every checkpoint and the whole test split, docs/protocol.md)."""
     config = yaml.safe_load(path.read_text())
-    assert strongest_pgd(list(EvalConfig(**config["evaluation"]).suite_attacks)) == "pgd40"
+    attacks = list(EvalConfig(**config["evaluation"]).suite_attacks)
+    assert strongest_pgd(attacks) == "pgd40"
+    # and at paper 003's radius (f-amerehi/LA: 0.03 of the normalised inputs, about 2/255)
+    assert "pgd40@2/255" in attacks
 
 
 def test_corruptions_end_to_end_on_digits(tmp_path):
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(_config()))
+    # with a PGD-40 at its own radius: the workflow carries it from the schema to the tables
+    attacks = {"attacks": ["clean", "pgd5", "pgd40@4/255"], "checkpoints": ["last"]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(_config(evaluation=attacks)))
     done = run_snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "config.yaml"))
     assert done.returncode == 0, done.stderr[-3000:]
     corrupted = pd.read_csv(
@@ -181,7 +227,11 @@ def test_corruptions_end_to_end_on_digits(tmp_path):
         1 - nat.groupby("attack")["accuracy"].mean().mean()
     )
     md = (tmp_path / "results/tables/paper/corruptions.md").read_text()
-    assert "mCE" in md and "pgd5 error" in md and "paper 003 uses PGD-40" in md
+    assert "mCE" in md and "paper 003 uses PGD-40" in md
+    assert "pgd5 at 16/255 error" in md and "pgd40 at 4/255 error" in md
+    assert (table["pgd_radius_error"] < table["pgd_error"]).all()  # a quarter of the radius
+    summary = pd.read_csv(tmp_path / "results/tables/summary.csv")
+    assert "pgd40@4/255" in set(summary["attack"])
     with np.load(
         tmp_path / "results/corruptions/digits/cnn_small/natural/eps16_255/seed0/last.npz"
     ) as z:

@@ -21,6 +21,7 @@ from fairat.suite import (
     WORST_CASE,
     Attack,
     EvalStore,
+    attack_eps,
     check_attack_name,
     evaluate_model,
     run_suite,
@@ -66,6 +67,45 @@ def test_attack_names():
     for bad in ("pgd", "pgd0", "cw", "aa", "PGD20"):
         with pytest.raises(ValueError, match=rf"evaluation\.attacks: '{bad}' is not allowed"):
             check_attack_name(bad)
+
+
+def test_attacks_at_their_own_radius():
+    """``pgd40@2/255``: an evaluation-only radius (paper 003's, config/label_aug_cifar10.yaml)."""
+    for name in ("pgd40@2/255", "cw30@0.01", "fgsm@1/255", "pgd40@2_255"):
+        check_attack_name(name)
+    assert attack_eps("pgd40@2/255", 8 / 255) == pytest.approx(2 / 255)
+    assert attack_eps("pgd40", 8 / 255) == pytest.approx(8 / 255)
+    for bad in ("clean@2/255", "autoattack@2/255", "pgd40@", "pgd@2/255"):
+        with pytest.raises(ValueError, match=rf"evaluation\.attacks: '{bad}' is not allowed"):
+            check_attack_name(bad)
+    with pytest.raises(ValueError, match=r"'pgd40@300': eps: '300' gives 300\.0, outside"):
+        check_attack_name("pgd40@300")
+    with pytest.raises(ValueError, match=r"'pgd40@x': eps: 'x' is not a number"):
+        EvalConfig(attacks=("clean", "pgd40@x"))
+    # worst_case is taken at the run's eps only
+    cfg = EvalConfig(attacks=("clean", "pgd20", "pgd40@2/255", "cw30"))
+    assert cfg.worst_case_attacks == ("clean", "pgd20", "cw30")
+
+
+def test_an_attack_at_its_own_radius_runs_at_that_radius(trained, digits):
+    """pgd10@0 is clean accuracy, pgd10@r equals pgd10 run at eps r, whatever the run's eps."""
+    x = torch.from_numpy(digits.x_test[:300])
+    y = torch.from_numpy(digits.y_test[:300])
+    common = dict(
+        clamp=True,
+        class_names=digits.class_names,
+        batch_size=100,
+        seed=0,
+        to_float=to_float,
+        progress=False,
+    )
+    flags, _ = evaluate_model(
+        trained, x, y, attacks=("clean", "pgd10", "pgd10@0", "pgd10@0.05"), eps=0.3, **common
+    )
+    small, _ = evaluate_model(trained, x, y, attacks=("pgd10",), eps=0.05, **common)
+    assert np.array_equal(flags["pgd10@0"], flags["clean"])
+    assert np.array_equal(flags["pgd10@0.05"], small["pgd10"])
+    assert flags["pgd10"].mean() < flags["pgd10@0.05"].mean()  # 0.3 is the stronger radius
 
 
 def test_eps_parsing_and_labels():
@@ -420,6 +460,18 @@ def test_sanity_checks_flag_masking_signs():
     assert sum(c["check"] == "pgd_autoattack_gap" for c in checks) == 2
     healthy = {"clean": ones, "pgd20": np.r_[np.ones(50), np.zeros(50)].astype(np.int8)}
     assert sanity_checks(healthy, tolerance=0.01, masking_gap=0.1) == []
+    # an attack at its own, smaller radius is above the run's attacks without a warning, and
+    # is compared with clean and with attacks at its radius
+    smaller = {
+        "clean": ones,
+        "pgd20": np.r_[np.ones(50), np.zeros(50)].astype(np.int8),
+        "pgd40@2/255": np.r_[np.ones(80), np.zeros(20)].astype(np.int8),
+        "autoattack": np.r_[np.ones(45), np.zeros(55)].astype(np.int8),
+    }
+    assert sanity_checks(smaller, tolerance=0.01, masking_gap=0.1) == []
+    smaller["pgd100@2/255"] = np.r_[np.ones(90), np.zeros(10)].astype(np.int8)
+    details = [c["detail"] for c in sanity_checks(smaller, tolerance=0.01, masking_gap=0.1)]
+    assert details == ["pgd100@2/255 accuracy 0.9000 exceeds pgd40@2/255 accuracy 0.8000"]
     above = {"clean": np.zeros(100, dtype=np.int8), "fgsm": ones}
     assert [c["check"] for c in sanity_checks(above, tolerance=0.01, masking_gap=0.1)] == [
         "above_clean"

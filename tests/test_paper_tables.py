@@ -151,7 +151,10 @@ def test_error_stats_clean_and_adversarial():
         (np.std([0.4, 0.6, 0.8]) + np.std([0.4, 0.5, 0.9])) / 2
     )
     lines = block_lines(to_markdown(table), HEAD)
-    assert lines[0] == "| run | clean mean | clean std | worst_case mean | worst_case std |"
+    # two eps in the frame: the header names the run's eps, each block's heading says which
+    assert lines[0] == (
+        "| run | clean mean | clean std | worst_case at eps mean | worst_case at eps std |"
+    )
     assert lines[2] == "| fair | 25.00 | **7.07** | **55.00** | **4.08** |"
     assert lines[3] == "| trades | **20.00** | 12.25 | 60.00 | 18.97 |"
     rows = latex_rows(to_latex(table), "tab:error-stats-toy-m-eps8-255-last")
@@ -168,8 +171,44 @@ def test_error_stats_use_paper_003s_pgd40_when_the_suite_ran_it():
     assert first.loc["fair", "adv_mean"] == pytest.approx(0.50)  # 0.55 under worst_case
     assert first.loc["fair", "clean_mean"] == pytest.approx(0.25)
     assert "`pgd40`" in table.note and "paper 003 uses" not in table.note
+    assert "which this suite did not run (add `pgd40@2/255`" in table.note
     lines = block_lines(to_markdown(table), HEAD)
-    assert lines[0] == "| run | clean mean | clean std | pgd40 mean | pgd40 std |"
+    assert lines[0] == "| run | clean mean | clean std | pgd40 at eps mean | pgd40 at eps std |"
+
+
+def paper_003_frame() -> pd.DataFrame:
+    """One eps (8/255): clean, pgd40 at the run's eps (worst_case + 0.05 per class) and
+    pgd40@2/255 (at the paper's radius: clean accuracy - 0.1 per class, a made-up number
+    between the two)."""
+    df = classwise()
+    df = df[df["eps"] == "8/255"].copy()
+    df["attack"] = df["attack"].replace({"pgd10": "pgd40"})
+    paper = df[df["attack"] == "clean"].copy()
+    paper["attack"] = "pgd40@2/255"
+    paper["accuracy"] -= 0.1
+    return pd.concat([df, paper], ignore_index=True)
+
+
+def test_error_stats_name_the_radius_of_every_adversarial_column():
+    """Paper 003's PGD-40 at its own radius (pgd40@2/255) beside the runs' 8/255: two more
+    columns, and every adversarial header says its radius (issue 27, part 4)."""
+    table = error_stats(paper_003_frame())
+    first = table.data.set_index("run")
+    assert first.loc["fair", "adv_mean"] == pytest.approx(0.50)  # pgd40 at 8/255
+    assert first.loc["fair", "radius_mean"] == pytest.approx(0.35)  # clean error .25 + .1
+    assert first.loc["trades", "radius_std"] == pytest.approx(first.loc["trades", "clean_std"])
+    lines = block_lines(to_markdown(table), HEAD)
+    assert lines[0] == (
+        "| run | clean mean | clean std | pgd40 at 8/255 mean | pgd40 at 8/255 std "
+        "| pgd40 at 2/255 mean | pgd40 at 2/255 std |"
+    )
+    assert "`pgd40` runs at the runs' own eps (8/255" in table.note
+    assert "`pgd40@2/255` at 2/255: paper 003's radius" in table.note
+    assert "0.03 std = 0.0073-0.0078 per channel" in table.note and "eps/3" in table.note
+    assert "did not run" not in table.note
+    # without the paper-radius attack, no such columns (not empty ones)
+    only = error_stats(paper_003_frame().query("attack != 'pgd40@2/255'"))
+    assert "radius_mean" not in only.data and "2/255 mean" not in to_markdown(only)
 
 
 def test_per_class_robust_accuracy():

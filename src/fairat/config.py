@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fairat.device import PRECISIONS
-from fairat.eps import eps_tag, format_eps, parse_eps
+from fairat.eps import eps_tag, format_eps, own_radius, parse_eps
 from fairat.methods import METHODS
 from fairat.methods.base import (
     AT_LEAST_ONE,
@@ -122,12 +122,17 @@ class EvalConfig:
 
     @property
     def worst_case_attacks(self) -> tuple[str, ...]:
-        """The attacks ``worst_case`` combines: those run on every sample of every checkpoint.
-        AutoAttack on a subset (``autoattack_per_class``) or on selected checkpoints only
-        (``autoattack_runs``) is left out, so that a worst-case row always means one suite on
-        one set of samples; it is reported as its own row."""
+        """The attacks ``worst_case`` combines: those run on every sample of every checkpoint,
+        at the run's eps. AutoAttack on a subset (``autoattack_per_class``) or on selected
+        checkpoints only (``autoattack_runs``) is left out, so that a worst-case row always
+        means one suite on one set of samples; it is reported as its own row. So is an attack
+        at its own radius (``pgd40@2/255``): the worst case is taken at one radius."""
         partial = self.autoattack_per_class is not None or self.autoattack_runs is not None
-        return tuple(a for a in self.suite_attacks if not (partial and a == "autoattack"))
+        return tuple(
+            a
+            for a in self.suite_attacks
+            if not (partial and a == "autoattack") and own_radius(a) is None
+        )
 
     def runs_autoattack(self, *, seed: int, eps: float, checkpoint: str) -> bool:
         """Whether ``autoattack_runs`` selects this checkpoint (null selects every one)."""

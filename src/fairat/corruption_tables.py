@@ -1,9 +1,11 @@
 """Paper 003's corruption table from the class-wise tables (no torch): per run, clean error,
 mCE (unnormalised, and the ImageNet-C normalisation against a baseline run when the config names
-one), the error under the suite's strongest PGD, and the mean and standard deviation over classes
-of the class-wise corruption error (each class's error averaged over every corruption and
-severity; with every class evaluated its mean equals the unnormalised mCE, so the Markdown shows
-the std only). Every statistic is taken per seed, then averaged over seeds (as paper_tables)."""
+one), the error under the suite's strongest PGD at the runs' eps (and, when the suite has one,
+under PGD-40 at its own radius, ``pgd40@2/255``: paper 003's; each header names its radius), and
+the mean and standard deviation over classes of the class-wise corruption error (each class's
+error averaged over every corruption and severity; with every class evaluated its mean equals the
+unnormalised mCE, so the Markdown shows the std only). Every statistic is taken per seed, then
+averaged over seeds (as paper_tables)."""
 
 from __future__ import annotations
 
@@ -13,14 +15,24 @@ import numpy as np
 import pandas as pd
 
 from fairat.corruptions import mce
-from fairat.paper_tables import PAPER_003_ATTACK, Column, PaperTable, _frame, paper_003_caveat
+from fairat.paper_tables import (
+    PAPER_003_ATTACK,
+    Column,
+    PaperTable,
+    _frame,
+    column_label,
+    own_radius_pgd40,
+    paper_003_caveat,
+    paper_003_radius_note,
+)
 from fairat.tables import RUN
 
 BLOCK = ["dataset", "model", "eps", "checkpoint"]
 
 
 def strongest_pgd(attacks: list[str]) -> str | None:
-    """pgd40 (paper 003's attack) when the suite has it, else the PGD with most steps."""
+    """pgd40 (paper 003's attack) when the suite has it, else the PGD with most steps; at the
+    runs' eps (an attack at its own radius, ``pgd40@2/255``, is not a candidate)."""
     pgds = [a for a in attacks if re.fullmatch(r"pgd\d+", a)]
     if PAPER_003_ATTACK in pgds:
         return PAPER_003_ATTACK
@@ -38,7 +50,9 @@ def corruption_table(
     classwise: pd.DataFrame, corrupted: pd.DataFrame, baseline: str | None = None
 ) -> PaperTable:
     """The table; ``corrupted`` is corruption_classwise.csv (attack = ``<name>_s<severity>``)."""
-    pgd = strongest_pgd(list(dict.fromkeys(classwise["attack"])))
+    attacks = list(dict.fromkeys(classwise["attack"]))
+    pgd = strongest_pgd(attacks)
+    at_radius = own_radius_pgd40(attacks)
     main = _errors(classwise)
     corr = _errors(corrupted)
     rows = []
@@ -65,6 +79,7 @@ def corruption_table(
                 "mce": mce(errors),
                 "mce_normalised": mce(errors, ref) if ref and set(errors) <= set(ref) else np.nan,
                 "pgd_error": mine.get(pgd, np.nan) if pgd else np.nan,
+                "pgd_radius_error": mine.get(at_radius, np.nan) if at_radius else np.nan,
                 "class_error_mean": float(cls.mean()),
                 "class_error_std": float(np.std(cls, ddof=0)),
             }
@@ -74,6 +89,7 @@ def corruption_table(
         "mce",
         "mce_normalised",
         "pgd_error",
+        "pgd_radius_error",
         "class_error_mean",
         "class_error_std",
     ]
@@ -90,7 +106,12 @@ def corruption_table(
             "min",
             percent=False,
         ),
-        Column(f"{pgd or 'PGD'} error", "pgd_error", "min"),
+        Column(f"{column_label(pgd, classwise) if pgd else 'PGD'} error", "pgd_error", "min"),
+        *(
+            [Column(f"{column_label(at_radius, classwise)} error", "pgd_radius_error", "min")]
+            if at_radius
+            else []
+        ),
         Column("class-wise corruption error std", "class_error_std", "min"),
     ]
     names = sorted({k.rpartition("_s")[0] for k in corr["attack"]})
@@ -105,7 +126,9 @@ def corruption_table(
         )
         + f". PGD: `{pgd}`"
         + paper_003_caveat(pgd)
-        + ". Class-wise corruption error: each class's error averaged over every corruption "
+        + "."
+        + (paper_003_radius_note(pgd, at_radius, classwise) if pgd else "")
+        + " Class-wise corruption error: each class's error averaged over every corruption "
         "and severity; its population std over classes is shown (its mean over classes is the "
         "unnormalised mCE; both are in the CSV). Per seed, then mean over seeds."
     )

@@ -1,4 +1,6 @@
-"""Perturbation budgets: parse ``8/255`` or ``0.03``, print ``8/255`` when eps is k/255, and make path tags."""
+"""Perturbation budgets: parse ``8/255`` or ``0.03``, print ``8/255`` when eps is k/255, make
+path tags, and read the evaluation-only radius of an attack name (``pgd40@2/255``,
+:mod:`fairat.suite`)."""
 
 from __future__ import annotations
 
@@ -45,3 +47,15 @@ def format_eps(eps: float) -> str:
 def eps_tag(value: str | float | int) -> str:
     """A file-name-safe tag for an eps: ``8/255`` -> ``8_255``, ``0.1`` -> ``0.1``."""
     return format_eps(parse_eps(value)).replace("/", "_")
+
+
+def attack_base(name: str) -> str:
+    """The attack without its own radius: ``pgd40@2/255`` -> ``pgd40``."""
+    return name.partition("@")[0]
+
+
+def own_radius(name: str) -> float | None:
+    """The evaluation-only radius an attack name carries (``pgd40@2/255`` -> 2/255), or None
+    for an attack at the run's eps."""
+    _, at, radius = name.partition("@")
+    return parse_eps(radius) if at else None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fairat.eps import eps_tag
+from fairat.eps import attack_base, eps_tag, format_eps, own_radius
 from fairat.tables import (
     RUN,
     _tex_escape,
@@ -87,10 +87,67 @@ def _paper_attack(classwise: pd.DataFrame, attack: str) -> str:
 PAPER_003_ATTACK = "pgd40"
 """Paper 003 (Amerehi & Healy) reports its class-wise errors under PGD-40 (Table 2)."""
 
+PAPER_003_RADIUS = "2/255"
+"""Paper 003's PGD-40 radius in pixel units, the nearest k/255. Its code (f-amerehi/LA,
+``LA.ipynb``, the FGM/PGD evaluation cell) attacks mean/std-normalised inputs (std
+0.247/0.243/0.261) with eps 0.03, step 0.01, 40 steps and no clipping: per channel 0.03 std =
+0.00741/0.00729/0.00783 in pixels (1.86-2.00/255). 2/255 = 0.00784 is the smallest k/255 ball
+that holds the paper's (every perturbation its attack can reach, this one can), 4 % above 0.03
+times the mean std (0.00751); the suite's radius is one scalar per sample, not per channel."""
+
 
 def paper_003_caveat(attack: str | None) -> str:
     """The note's remark when a paper-003 table shows another attack than PGD-40."""
     return "" if attack == PAPER_003_ATTACK else " (paper 003 uses PGD-40)"
+
+
+def own_radius_pgd40(attacks: list[str]) -> str | None:
+    """The first PGD-40 at an evaluation-only radius (``pgd40@2/255``) of the suite, or None."""
+    return next(
+        (a for a in attacks if attack_base(a) == PAPER_003_ATTACK and own_radius(a) is not None),
+        None,
+    )
+
+
+def run_radius(classwise: pd.DataFrame) -> str:
+    """How a column names the radius of an attack run at the run's eps: the eps itself
+    (``8/255``) when the table has one, else ``eps`` (each block's heading names it)."""
+    values = list(dict.fromkeys(str(e) for e in classwise["eps"]))
+    return values[0] if len(values) == 1 else "eps"
+
+
+def column_label(attack: str, classwise: pd.DataFrame) -> str:
+    """An adversarial column's attack and radius: ``pgd40 at 8/255``, ``pgd40 at 2/255``."""
+    radius = own_radius(attack)
+    at = run_radius(classwise) if radius is None else format_eps(radius)
+    return f"{attack_base(attack)} at {at}"
+
+
+def paper_003_radius_note(attack: str, radius_attack: str | None, classwise: pd.DataFrame) -> str:
+    """The note's sentences on the radius of each adversarial column of a paper-003 table."""
+    own = run_radius(classwise)
+    own = "the heading's eps" if own == "eps" else own
+    text = f" `{attack}` runs at the runs' own eps ({own}, their training radius)"
+    paper = (
+        "paper 003's radius is eps 0.03 of its mean/std-normalised inputs (f-amerehi/LA, "
+        "LA.ipynb), i.e. 0.03 std = 0.0073-0.0078 per channel in pixels"
+    )
+    if radius_attack is None:
+        return (
+            f"{text}; {paper}, about {PAPER_003_RADIUS}, which this suite did not run (add "
+            f"`pgd40@{PAPER_003_RADIUS}` to evaluation.attacks)."
+        )
+    radius = format_eps(own_radius(radius_attack))
+    taken = (
+        f"taken as the scalar {PAPER_003_RADIUS} (0.00784) that contains it"
+        if radius == PAPER_003_RADIUS
+        else f"here {radius}"
+    )
+    return (
+        f"{text}; `{radius_attack}` at {radius}: {paper}, {taken}. Steps are eps/4 (the paper's "
+        "0.01 normalised is about 0.0025 in pixels, eps/3); inputs are clamped to [0, 1] and "
+        "attacked with the true label (the paper: no clipping, the model's own prediction)."
+    )
 
 
 def _class_stats(classwise: pd.DataFrame, attack: str) -> pd.DataFrame:
@@ -190,30 +247,36 @@ def error_stats(classwise: pd.DataFrame) -> PaperTable:
     """Paper 003's class-wise error statistics: mean and std over classes of the clean and the
     adversarial class-wise error, mean over seeds. The adversarial error is paper 003's PGD-40
     when the suite ran it (``config/label_aug_cifar10.yaml`` does), else the robust attack of
-    every other table (``worst_case``), and the note says that the paper used PGD-40."""
+    every other table (``worst_case``), and the note says that the paper used PGD-40. Both run
+    at the runs' eps; a PGD-40 at its own radius (``pgd40@2/255``, paper 003's radius) adds two
+    columns. Every adversarial header names its radius."""
     robust = _paper_attack(classwise, PAPER_003_ATTACK)
-    clean = _class_stats(classwise, "clean").set_index([*RUN])
-    adv = _class_stats(classwise, robust).set_index([*RUN])
-    index = list(dict.fromkeys([*clean.index, *adv.index]))
+    at_radius = own_radius_pgd40(list(dict.fromkeys(classwise["attack"])))
+    parts = [("clean", "clean"), ("adv", robust)] + ([("radius", at_radius)] if at_radius else [])
+    stats = {prefix: _class_stats(classwise, a).set_index([*RUN]) for prefix, a in parts}
+    index = list(dict.fromkeys(i for part in stats.values() for i in part.index))
     out = pd.DataFrame(index=pd.MultiIndex.from_tuples(index, names=RUN))
-    for prefix, part in (("clean", clean), ("adv", adv)):
+    values, columns = [], []
+    for prefix, attack in parts:
+        part = stats[prefix]
         out[f"{prefix}_mean"] = part["mean"].reindex(out.index)
         out[f"{prefix}_std"] = part["std"].reindex(out.index)
-    out["seeds"] = pd.concat([clean["seeds"], adv["seeds"]], axis=1).max(axis=1)
+        values += [f"{prefix}_mean", f"{prefix}_std"]
+        label = "clean" if attack == "clean" else column_label(attack, classwise)
+        columns += [
+            Column(f"{label} mean", f"{prefix}_mean", "min"),
+            Column(f"{label} std", f"{prefix}_std", "min"),
+        ]
+    out["seeds"] = pd.concat([p["seeds"] for p in stats.values()], axis=1).max(axis=1)
     out = out.reset_index()
-    values = ["clean_mean", "clean_std", "adv_mean", "adv_std"]
-    columns = [
-        Column("clean mean", "clean_mean", "min"),
-        Column("clean std", "clean_std", "min"),
-        Column(f"{robust} mean", "adv_mean", "min"),
-        Column(f"{robust} std", "adv_std", "min"),
-    ]
     return PaperTable(
         "error_stats",
         "Class-wise error (%): mean and standard deviation over classes",
         f"Clean error and adversarial error under `{robust}`"
         + paper_003_caveat(robust)
-        + "; std is the population standard deviation over classes; each statistic is taken "
+        + "."
+        + paper_003_radius_note(robust, at_radius, classwise)
+        + " Std is the population standard deviation over classes; each statistic is taken "
         "per seed, then averaged over seeds.",
         _frame(out, values),
         columns,

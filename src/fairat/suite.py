@@ -4,6 +4,11 @@ Attack names (METHODS.md section 9): ``clean``; ``fgsm``; ``pgd<k>`` (k steps of
 uniform random start, cross-entropy, final iterate); ``cw<k>`` (the same with the CW margin
 loss); ``autoattack`` (AutoAttack ``standard`` via :mod:`fairat.attacks.autoattack`). With
 ``restarts`` > 1, PGD and CW count a sample as robust only if it survives every restart.
+``fgsm``, ``pgd<k>`` and ``cw<k>`` take an evaluation-only radius after ``@`` (``pgd40@2/255``:
+PGD-40 at 2/255, step 0.5/255, whatever eps the run was trained at), so that a paper's own
+radius is evaluated beside the run's without training at it (:func:`attack_eps`); such an
+attack stays out of ``worst_case`` and is compared only with attacks of its radius in the
+sanity checks.
 
 Each attack keeps every sample's predicted label at the input it found (-1: not evaluated;
 AutoAttack may run on a fixed subset of the split) and its softmax there. The flags, an int8
@@ -34,6 +39,7 @@ from torch import nn
 from fairat.attacks import fgsm, perturb
 from fairat.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
 from fairat.device import full_precision
+from fairat.eps import attack_base, own_radius, parse_eps
 from fairat.metrics import attack_report
 from fairat.progress import progress_bar
 
@@ -42,15 +48,34 @@ SUITES = {
     "paper": ("clean", "pgd20", "pgd100", "cw30", "autoattack"),
 }
 WORST_CASE = "worst_case"
-_NAME = re.compile(r"(clean|fgsm|autoattack|(pgd|cw)([1-9][0-9]*))$")
-ATTACK_FORMS = ("clean", "fgsm", "pgd<k> (e.g. pgd20)", "cw<k> (e.g. cw30)", "autoattack")
+_NAME = re.compile(r"(clean|fgsm|autoattack|(pgd|cw)([1-9][0-9]*))(?:@(.+))?$")
+ATTACK_FORMS = (
+    "clean",
+    "fgsm",
+    "pgd<k> (e.g. pgd20)",
+    "cw<k> (e.g. cw30)",
+    "autoattack",
+    "fgsm, pgd<k> or cw<k> at their own radius (e.g. pgd40@2/255)",
+)
 
 
 def check_attack_name(name: str) -> None:
-    if not _NAME.match(name):
+    m = _NAME.match(name)
+    if not m or (m.group(4) is not None and m.group(1) in ("clean", "autoattack")):
         raise ValueError(
             f"evaluation.attacks: {name!r} is not allowed; valid forms: {', '.join(ATTACK_FORMS)}"
         )
+    if m.group(4) is not None:
+        try:
+            parse_eps(m.group(4))
+        except ValueError as err:
+            raise ValueError(f"evaluation.attacks: {name!r}: {err}") from None
+
+
+def attack_eps(name: str, eps: float) -> float:
+    """The radius an attack runs at: its own (``@``) radius, else the run's ``eps``."""
+    radius = own_radius(name)
+    return eps if radius is None else radius
 
 
 @dataclass(frozen=True)
@@ -72,7 +97,8 @@ class Attack:
         sample (the last restart's if none did), so the flag ``pred == y`` is "survives every
         restart", as before predictions were kept.
         """
-        if self.name == "autoattack":
+        base = attack_base(self.name)
+        if base == "autoattack":
             from fairat.attacks.autoattack import autoattack_outputs
 
             if not self.clamp:
@@ -84,9 +110,9 @@ class Attack:
                 model, x, y, eps=self.eps, num_classes=self.num_classes, seed=seed
             )
             return pred, _softmax(model, x_adv)
-        if self.name == "clean":
+        if base == "clean":
             return _pred_probs(model, x)
-        if self.name == "fgsm":
+        if base == "fgsm":
             return _pred_probs(model, fgsm(model, x, y, eps=self.eps, clamp=self.clamp))
         kind, steps = _NAME.match(self.name).group(2, 3)
         pred = probs = None
@@ -314,7 +340,7 @@ def run_suite(
     preds, similarity = {}, {}
     for name in attacks:
         check_attack_name(name)
-        attack = Attack(name, eps, clamp, k, restarts)
+        attack = Attack(name, attack_eps(name, eps), clamp, k, restarts)
         indices = subset_indices(labels, autoattack_per_class if name == "autoattack" else None)
         preds[name], probs = predict_outputs(
             model,

@@ -63,19 +63,26 @@ def perturb(
     p_nat: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     clamp: bool = True,
+    start: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Return x_adv with ||x_adv - x||_inf <= eps per sample (and x_adv in [0, 1] if ``clamp``).
 
     ``eps`` and ``step_size`` are scalars or (B,) tensors (per-class radii index them by label).
     ``loss`` is one of ``LOSSES``; ``kl`` uses ``p_nat`` (computed here from the clean input
     when not given). ``generator`` seeds the random start; without it the global RNG is used.
-    The iterate after the last step is returned (no best-iterate tracking).
+    The iterate after the last step is returned (no best-iterate tracking). ``start`` (shape of
+    x, default x) is the point the random start is added to; the ball stays centred on x, so
+    an attack that starts from an augmented input (label_aug_at's noise) stays within eps of x.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     if loss not in LOSSES:
         raise ValueError(f"attack loss {loss!r} is unknown; valid names: {', '.join(LOSSES)}")
     x = x.detach()
+    if start is not None and start.shape != x.shape:
+        raise ValueError(
+            f"start must have the shape of x {tuple(x.shape)}, got {tuple(start.shape)}"
+        )
     eps_t = radius(eps, x)
     step_t = radius(step_size, x)
     was_training = model.training
@@ -85,7 +92,9 @@ def perturb(
             if loss == "kl" and p_nat is None:
                 with torch.no_grad():
                     p_nat = torch.softmax(model(x).float(), dim=1)
-            x_adv = _project(_start(x, eps_t, random_start, generator), x, eps_t, clamp).detach()
+            origin = x if start is None else start.detach()
+            x_adv = _project(_start(origin, eps_t, random_start, generator), x, eps_t, clamp)
+            x_adv = x_adv.detach()
             for _ in range(steps):
                 x_adv.requires_grad_(True)
                 objective = attack_loss(loss, model(x_adv), y, target=target, p_nat=p_nat).sum()
