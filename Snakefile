@@ -18,6 +18,7 @@ workdir: config.get("workdir", ".")
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/cache.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"

@@ -39,7 +39,7 @@ PARSE = (
     "_, a = parse_args(sys.argv[1:]); "
     "print(json.dumps({'executor': a.executor, 'retries': a.retries, "
     "'requeue': getattr(a, 'slurm_requeue', None) is True, "
-    "'logdir': str(getattr(a, 'slurm_logdir', ''))}))"
+    "'logdir': str(getattr(a, 'slurm_logdir', '')), 'cache': a.cache}))"
 )
 
 
@@ -60,6 +60,7 @@ def test_the_slurm_executor_and_the_profiles_settings_are_in_effect(tmp_path):
         "retries": 2,
         "requeue": True,
         "logdir": "logs/slurm",
+        "cache": [],  # --cache: train runs another config trained come from the cache
     }
     # the control: without the profile, nothing of it applies
     assert parsed(root, "-n")["executor"] is None

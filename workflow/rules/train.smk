@@ -2,6 +2,7 @@ rule train:
     input:
         data=f"{DATA}/{{dataset}}.npz",
         init=init_checkpoint,
+        code=ancient(CODE_VERSION),  # fairat's code in the cache key (cache.smk)
     output:
         last=f"{RESULTS}/runs/{RUN}/last.pt",
         best=f"{RESULTS}/runs/{RUN}/best.pt",
@@ -10,6 +11,9 @@ rule train:
         config=f"{RESULTS}/runs/{RUN}/config.json",
     log:
         f"logs/train/{RUN}.log",
+    # with --cache: a run trained before, by this or another config (same script, params,
+    # inputs' provenance and code version), is symlinked from $SNAKEMAKE_OUTPUT_CACHE
+    cache: config["output_cache"]
     conda:
         "../envs/fairat.yaml"
     threads: 1
