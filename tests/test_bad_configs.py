@@ -49,10 +49,13 @@ CASES = {
     "milestone past the end": (changed(train__milestones=[5]), r"train\.milestones: \[5\]"),
     "bad optimizer": (changed(train__optimizer="adamw"), r"adamw"),
     "unknown train key": (changed(train__epoch=3), r"epoch"),
-    "fp16 training": (changed(train__precision="fp16"), r"'fp16' is not one of \['fp32', 'bf16'\]"),
+    "fp16 training": (
+        changed(train__precision="fp16"),
+        r"'fp16' is not one of \['fp32', 'bf16', 'tf32'\]",
+    ),
     "method fp16 training": (
         changed(methods__trades={"train": {"precision": "fp16"}}),
-        r"methods\.trades\.train\.precision: 'fp16' is not allowed; valid values: fp32, bf16",
+        r"methods\.trades\.train\.precision: 'fp16' is not allowed; valid values: fp32, bf16, tf32",
     ),
     # method hyper-parameters
     "negative steps": (

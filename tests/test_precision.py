@@ -22,7 +22,12 @@ from torch import nn
 
 import fairat.evaluate
 import fairat.train
-from fairat.device import configure_backends, precision_record, training_autocast
+from fairat.device import (
+    configure_backends,
+    precision_record,
+    training_autocast,
+    training_tf32,
+)
 from fairat.evaluate import evaluate_checkpoint
 from fairat.methods import METHODS, EpochStats
 from fairat.suite import evaluate_model
@@ -91,7 +96,7 @@ def test_bf16_training_leaves_every_attack_of_every_method_in_fp32(method, digit
         assert seen["eval"] == {False}, "an attack or validation forward ran under autocast"
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "tf32"])
 def test_validation_and_selection_forwards_never_run_under_autocast(
     precision, digits, tiny_run, tmp_path, monkeypatch
 ):
@@ -104,9 +109,119 @@ def test_validation_and_selection_forwards_never_run_under_autocast(
     assert record == precision_record(precision)
     assert (record["train"], record["train_attacks"], record["evaluation"]) == (
         precision,
-        "fp32",
+        "tf32" if precision == "tf32" else "fp32",
         "fp32",
     )
+
+
+class FlagSpy(nn.Module):
+    """The wrapped model, recording for each forward (and each backward through a train-mode
+    forward) the phase ``phase[0]`` the test is in, the model's mode and the cuDNN convolution
+    and cuBLAS matmul fp32 precisions in effect."""
+
+    def __init__(self, inner: nn.Module, phase: list[str]) -> None:
+        super().__init__()
+        self.inner, self.phase = inner, phase
+        self.calls: list[tuple[str, str, str, str]] = []
+
+    def flags(self, what: str) -> tuple[str, str, str, str]:
+        return (
+            self.phase[0],
+            what,
+            torch.backends.cudnn.conv.fp32_precision,
+            torch.backends.cuda.matmul.fp32_precision,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        what = "train forward" if self.training else "eval forward"
+        self.calls.append(self.flags(what))
+        out = self.inner(x)
+        if self.training:
+            out.register_hook(lambda g: self.calls.append(self.flags("backward")))
+        return out
+
+
+@pytest.mark.parametrize("method", ["pgd_at", "trades", "dafa"])
+def test_tf32_trains_as_pytorch_defaults_and_validates_in_ieee_fp32(
+    method, digits, tiny_run, tmp_path, monkeypatch
+):
+    """``train.precision: tf32``: every forward and backward of the training step, the attack's
+    (eval-mode) forwards included, runs with TF32 convolutions and IEEE matmuls (PyTorch's
+    defaults); validation and checkpoint selection run with both in IEEE fp32, and the flags
+    are IEEE again when training returns. The flags are CUDA settings: the CPU records them."""
+    phase = ["setup"]
+    spies, build = [], fairat.train.build_model
+
+    def build_spy(*args, **kwargs):
+        spies.append(FlagSpy(build(*args, **kwargs), phase))
+        return spies[-1]
+
+    def in_phase(name, function):
+        def wrapped(*args, **kwargs):
+            outer, phase[0] = phase[0], name
+            try:
+                return function(*args, **kwargs)
+            finally:
+                phase[0] = outer
+
+        return wrapped
+
+    monkeypatch.setattr(fairat.train, "build_model", build_spy)
+    monkeypatch.setattr(fairat.train, "train_epoch", in_phase("train", fairat.train.train_epoch))
+    monkeypatch.setattr(fairat.train, "validate", in_phase("validate", fairat.train.validate))
+    run = tiny_run(method, epochs=1, precision="tf32")
+    train(run, digits, tmp_path / "out", tmp_path / "resume", progress=False)
+    seen: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for where, what, conv, matmul in spies[0].calls:
+        seen.setdefault((where, what), set()).add((conv, matmul))
+    assert seen[("train", "train forward")] == {("tf32", "ieee")}
+    assert seen[("train", "backward")] == {("tf32", "ieee")}
+    assert seen[("train", "eval forward")] == {("tf32", "ieee")}  # the training attack
+    assert seen[("validate", "eval forward")] == {("ieee", "ieee")}
+    assert set(seen) <= {
+        ("train", "train forward"),
+        ("train", "backward"),
+        ("train", "eval forward"),
+        ("validate", "eval forward"),
+    }
+    assert torch.backends.cudnn.conv.fp32_precision == "ieee"
+    record = json.loads((tmp_path / "out" / "config.json").read_text())["precision"]
+    assert (record["train"], record["train_attacks"], record["evaluation"]) == (
+        "tf32",
+        "tf32",
+        "fp32",
+    )
+    assert record["tf32_cudnn"] is False  # the flags in effect when it was written
+    assert precision_label(record) == "tf32-train+tf32-train-attacks"
+
+
+def test_the_suite_runs_in_ieee_fp32_inside_a_tf32_training_step(trained, digits):
+    configure_backends()
+    phase = ["suite"]
+    spy = FlagSpy(trained, phase)
+    x, y = torch.from_numpy(digits.x_test[:32]), torch.from_numpy(digits.y_test[:32])
+    with training_tf32("tf32"):
+        torch.backends.cuda.matmul.fp32_precision = "tf32"  # a caller's TF32 matmuls too
+        evaluate_model(
+            spy,
+            x,
+            y,
+            attacks=("clean", "pgd2"),
+            eps=0.1,
+            clamp=True,
+            class_names=digits.class_names,
+            batch_size=32,
+            seed=0,
+            to_float=fairat.evaluate.to_float,
+            progress=False,
+        )
+        after = (
+            torch.backends.cudnn.conv.fp32_precision,
+            torch.backends.cuda.matmul.fp32_precision,
+        )
+    configure_backends()
+    assert spy.calls and {c[2:] for c in spy.calls} == {("ieee", "ieee")}
+    assert after == ("tf32", "tf32")  # the caller's flags are restored after the suite
 
 
 def test_the_evaluation_suite_runs_in_fp32_inside_an_autocast_region(trained, digits):

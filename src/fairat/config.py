@@ -51,7 +51,9 @@ class TrainConfig:
     gamma: float = 0.1
     select_steps: int = 10
     augment: bool | None = None
-    precision: str = "fp32"  # of the training loss only; attacks and evaluation stay fp32
+    # fp32; bf16 (the training loss forward); tf32 (the training step, its attack included, as
+    # PyTorch's defaults run it); validation, selection and evaluation stay fp32 (fairat.device)
+    precision: str = "fp32"
 
     RANGES: ClassVar[dict[str, Range]] = {
         "lr": POSITIVE,

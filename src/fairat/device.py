@@ -1,12 +1,15 @@
 """Device placement, numerical precision and the backend flags of the GPU path (docs/gpu.md).
 
-Precision: attacks, validation and evaluation always run in fp32 (:func:`full_precision`), as
-in the reference implementations (fra31/auto-attack, RobustBench); ``train.precision: bf16``
-puts only the training loss forward (and so its backward) under bf16 autocast
-(:func:`training_autocast`). :func:`configure_backends` sets every backend flag that changes
-numbers, once per process, instead of leaving them to library defaults: no TF32 (fp32 matmuls
-and convolutions round in IEEE fp32), cuDNN autotuning off, cuDNN and PyTorch deterministic
-algorithms on where they exist (PyTorch "Reproducibility" notes,
+Precision: validation, checkpoint selection and evaluation always run in IEEE fp32
+(:func:`full_precision`, :func:`strict_fp32`), as in the reference implementations
+(fra31/auto-attack, RobustBench). ``train.precision: bf16`` puts only the training loss forward
+(and so its backward) under bf16 autocast (:func:`training_autocast`); the attack inside it stays
+fp32. ``train.precision: tf32`` trains as PyTorch's defaults do on Ampere and later GPUs, as the
+references ran: cuDNN convolutions in TF32, matmuls in fp32, for the whole training step, its
+attack included (:func:`training_tf32`). :func:`configure_backends` sets every backend flag that
+changes numbers, once per process, instead of leaving them to library defaults: no TF32 (fp32
+matmuls and convolutions round in IEEE fp32), cuDNN autotuning off, cuDNN and PyTorch
+deterministic algorithms on where they exist (PyTorch "Reproducibility" notes,
 https://pytorch.org/docs/stable/notes/randomness.html).
 """
 
@@ -15,11 +18,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 import torch
 from torch import nn
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "tf32")
 EVAL_PRECISION = "fp32"  # evaluation and checkpoint selection, whatever train.precision says
 # cuBLAS is deterministic only with a fixed workspace; read when CUDA first creates a handle
 CUBLAS_WORKSPACE = ":4096:8"
@@ -87,11 +91,11 @@ def backend_flags() -> dict[str, bool]:
 
 def precision_record(train_precision: str) -> dict:
     """What produced a number: the training precision, the precision of the attacks inside
-    training and of evaluation (always fp32), and :func:`backend_flags`. Written into each
-    run's config.json and each evaluation JSON."""
+    training (``tf32`` under ``train.precision: tf32``, else fp32), of evaluation (always fp32),
+    and :func:`backend_flags`. Written into each run's config.json and each evaluation JSON."""
     return {
         "train": train_precision,
-        "train_attacks": EVAL_PRECISION,
+        "train_attacks": "tf32" if train_precision == "tf32" else EVAL_PRECISION,
         "evaluation": EVAL_PRECISION,
         **backend_flags(),
     }
@@ -104,6 +108,44 @@ def training_autocast(device: torch.device, precision: str) -> contextlib.Abstra
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def training_tf32(precision: str) -> Iterator[None]:
+    """The backend flags of one training step (the loss forward, the attack inside it, the
+    backward and the optimiser step): with ``train.precision: tf32`` those of PyTorch's
+    defaults, cuDNN convolutions in TF32 and cuBLAS matmuls in IEEE fp32 (torch 2.x:
+    ``torch.backends.cudnn.allow_tf32`` defaults to True, ``torch.backends.cuda.matmul.allow_tf32``
+    to False; in the ``fp32_precision`` API of torch >= 2.9, conv ``tf32`` and matmul ``ieee``).
+    The references never set these flags (rucy74/DAFA train.py sets only
+    ``cudnn.benchmark = True``, line 59), so every convolution of their training, attack
+    included, ran in TF32 on Ampere and later GPUs. The previous flags are restored on exit, so
+    validation and checkpoint selection after the step run in IEEE fp32. Other precisions: no
+    change. TF32 has no effect on the CPU."""
+    if precision != "tf32":
+        yield
+        return
+    before = torch.backends.cudnn.conv.fp32_precision
+    torch.backends.cudnn.conv.fp32_precision = "tf32"
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.conv.fp32_precision = before
+
+
+@contextlib.contextmanager
+def strict_fp32() -> Iterator[None]:
+    """IEEE fp32 for cuBLAS matmuls and cuDNN convolutions inside, whatever the caller set
+    (a TF32 training step included); the flags are restored on exit. The attack suite runs
+    inside it: validation, checkpoint selection and evaluation (:func:`fairat.suite.run_suite`).
+    Usable as a decorator."""
+    before = (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision)
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
+    torch.backends.cudnn.conv.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = before
 
 
 def full_precision(device: torch.device) -> contextlib.AbstractContextManager:

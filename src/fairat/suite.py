@@ -38,7 +38,7 @@ from torch import nn
 
 from fairat.attacks import fgsm, perturb
 from fairat.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
-from fairat.device import full_precision
+from fairat.device import full_precision, strict_fp32
 from fairat.eps import attack_base, own_radius, parse_eps
 from fairat.metrics import attack_report
 from fairat.progress import progress_bar
@@ -315,6 +315,7 @@ class SuiteOutputs:
     reports: dict[str, dict]
 
 
+@strict_fp32()  # validation, selection and evaluation: IEEE fp32 inside a TF32 training step too
 def run_suite(
     model: nn.Module,
     x: torch.Tensor,

@@ -11,8 +11,10 @@ the average and then by the later epoch, METHODS.md section 0; see :func:`select
 each atomically, then delete the resume state.
 
 Precision (docs/gpu.md): ``train.precision: bf16`` puts the training loss forward under bf16
-autocast; the attacks inside it, validation and checkpoint selection stay fp32. Each batch
-synchronises host and device once, to read its loss (the NaN check and the epoch's mean loss).
+autocast, the attacks inside it staying fp32; ``tf32`` runs each training step (attack included)
+with TF32 convolutions, as PyTorch's defaults do. Validation and checkpoint selection stay IEEE
+fp32 under either. Each batch synchronises host and device once, to read its loss (the NaN check
+and the epoch's mean loss).
 
 Randomness is drawn from generators seeded by (seed, epoch), so a resumed run repeats the
 uninterrupted one bit for bit on the CPU.
@@ -55,6 +57,7 @@ from fairat.device import (
     prepare_model,
     resolve_device,
     training_autocast,
+    training_tf32,
 )
 from fairat.methods import METHODS, EpochStats, Method, TrainContext
 from fairat.network import build_model
@@ -276,8 +279,10 @@ def train_epoch(
 ) -> float:
     """One pass over the shuffled training set; returns the mean training loss.
 
-    The loss forward runs under :func:`fairat.device.training_autocast` (``precision``); each
-    batch reads its loss from the device once, for the NaN check and the running mean.
+    The loss forward runs under :func:`fairat.device.training_autocast` (``precision``: bf16
+    autocast), the whole step (the loss and the attack inside it, backward, optimiser step)
+    under :func:`fairat.device.training_tf32` (``precision``: TF32 convolutions); each batch
+    reads its loss from the device once, for the NaN check and the running mean.
     """
     device = x_train.device
     perm = torch.randperm(len(x_train), generator=generator, device=device)
@@ -290,14 +295,15 @@ def train_epoch(
         if augment:
             xb = augment_batch(xb, generator=generator)
         xb = prepare_batch(xb)
-        with training_autocast(device, precision):
-            loss = method.loss(model, xb, yb)
-        value = loss.item()  # the batch's one host-device synchronisation
-        if not math.isfinite(value):
-            raise FloatingPointError(f"[{method.name}] training loss became {value}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        with training_tf32(precision):  # the loss, its attack, backward and step
+            with training_autocast(device, precision):
+                loss = method.loss(model, xb, yb)
+            value = loss.item()  # the batch's one host-device synchronisation
+            if not math.isfinite(value):
+                raise FloatingPointError(f"[{method.name}] training loss became {value}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
         total += value * len(idx)
         count += len(idx)
         bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
