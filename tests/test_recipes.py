@@ -78,6 +78,12 @@ class Recipe:
     step: float | str  # "eps": one step of the radius (FGSM)
     normalize: bool
     source: str
+    # train.precision: fp32 for every reference here. rucy74/DAFA and Fairness-a11y/TRIX pin
+    # pytorch 1.6.0 (README.md lines 30 and 8), yaodongyu/TRADES pytorch 0.4.1 (README.md line
+    # 11): TF32 (torch.backends.cudnn.allow_tf32, on by default) came with PyTorch 1.7 and
+    # CUDA 11, so their published runs computed in IEEE fp32; their code sets no precision flag
+    # (DAFA train.py line 59 and TRIX train.py line 46 set only cudnn.benchmark = True)
+    precision: str = "fp32"
 
 
 DAFA_TRAIN = Recipe(
@@ -268,6 +274,7 @@ def recipe_mismatches(config: dict, recipes: dict[str, Recipe]) -> list[str]:
             "steps": (steps, ref.steps),
             "step": (step, pytest.approx(expected_step, abs=1e-12)),
             "normalize": (normalize, ref.normalize),
+            "precision": (run.train.precision, ref.precision),
         }
         found += [
             f"{run.name} seed {run.seed} eps {run.eps_label}: {field} runs with {got!r}, "
@@ -317,6 +324,35 @@ def test_a_flipped_nesterov_or_a_changed_step_fails_the_recipe_check(name):
         stepped = copy.deepcopy(config)
         stepped["methods"][key] = {**(spec or {}), **change}
         assert any(" step runs with" in m for m in recipe_mismatches(stepped, RECIPES[name])), key
+    tf32 = copy.deepcopy(config)
+    tf32["train"]["precision"] = "tf32"
+    mismatches = recipe_mismatches(tf32, RECIPES[name])
+    assert {m.split(" ")[0] for m in mismatches if "precision runs with 'tf32'" in m} == {
+        run.name for run in all_runs(config) if "precision" not in run_train(config, run)
+    }
+
+
+def run_train(config: dict, run) -> dict:
+    """The ``train:`` block a run's own entry under ``methods`` sets (empty if none)."""
+    spec = config["methods"].get(run.name.split("-")[0]) or {}
+    return spec.get("train", {}) if isinstance(spec, dict) else {}
+
+
+def test_the_dafa_trix_and_trades_grids_state_their_precision():
+    """The configs that run DAFA's, TRIX's and TRADES' recipes choose their precision in
+    their ``train`` block, with the reason in its comment (the references computed in fp32)."""
+    for name in (
+        "cifar10_resnet18_fairness.yaml",
+        "cifar100_resnet18_fairness.yaml",
+        "stl10_resnet18_fairness.yaml",
+        "sweep_codat_eta.yaml",
+        "sweep_trix_lambda.yaml",
+        "ablation_trix_cifar10.yaml",
+    ):
+        text = (CONFIG / name).read_text()
+        assert yaml.safe_load(text)["train"]["precision"] == "fp32", name
+        line = next(line for line in text.splitlines() if line.strip().startswith("precision:"))
+        assert "pytorch 1.6.0" in line and "TF32" in line, (name, line)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
