@@ -7,12 +7,14 @@ Needs torch, torchvision, numpy, pandas and tqdm only (no snakemake, no project 
 network); without pyautoattack the AutoAttack rows say so and are skipped. Prints one Markdown
 table, a row per measurement (docs/gpu.md explains each):
 
-- ``fwd+bwd``: images/s of a training forward and backward at fp32, fp32 with TF32, and bf16,
-  channels_last on and off, ``torch.compile`` on and off;
+- ``fwd+bwd``: images/s of a training forward and backward at each ``train.precision`` (fp32,
+  bf16, and tf32: TF32 convolutions as PyTorch's defaults), channels_last on and off,
+  ``torch.compile`` on and off;
 - ``PGD-10 AT step`` and ``TRADES step`` (10 KL steps): time of one step of the project's own
   trainer (``fairat.train.train_epoch`` on one batch: augmentation, attack, loss, backward,
   SGD step), and its ratio to the floor of k+1 (TRADES: k+2) forward+backward passes of the same
-  model on the same batch, measured in the same run;
+  model on the same batch, measured in the same run; the same step at tf32 and its time over
+  fp32's (``step tf32 / fp32``), the price of ``train.precision: tf32``;
 - ``eval PGD-20`` and ``eval AutoAttack``: images/s of the evaluation suite
   (``fairat.suite.evaluate_model``) on a briefly PGD-trained checkpoint;
 - ``AutoAttack accuracy``: that checkpoint's robust accuracy with AutoAttack in fp32 (what the
@@ -26,8 +28,8 @@ table, a row per measurement (docs/gpu.md explains each):
 Data are synthetic and CIFAR-shaped (3x32x32 uint8, 10 classes: a colour and a pattern per class
 plus noise), so that the script needs no dataset; accuracies are those of that task, not of
 CIFAR-10. ``--tiny`` uses a small CNN, fewer images and eps 32/255 (at which AutoAttack ends
-quickly) and keeps every row (compile and TF32 are skipped on the CPU, saying why); its timings
-are a smoke test, not a measurement.
+quickly) and keeps every row (compile is skipped on the CPU, saying why; tf32 rows run, with a
+note that TF32 does nothing there); its timings are a smoke test, not a measurement.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from fairat.device import (
     prepare_batch,
     prepare_model,
     training_autocast,
+    training_tf32,
 )
 from fairat.methods import METHODS, TrainContext
 from fairat.network import build_model
@@ -196,14 +199,16 @@ def context(size: Size, data: SplitData, device: torch.device) -> TrainContext:
 
 
 def training_pass(model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: str):
-    """One training forward and backward (parameter gradients): the unit of the floor."""
+    """One training forward and backward (parameter gradients): the unit of the floor, at
+    ``precision`` as the trainer sets it (bf16 autocast, TF32 convolutions for tf32)."""
 
     def step() -> None:
         model.train()
         model.zero_grad(set_to_none=True)
-        with training_autocast(x.device, precision):
-            loss = F.cross_entropy(model(x).float(), y)
-        loss.backward()
+        with training_tf32(precision):
+            with training_autocast(x.device, precision):
+                loss = F.cross_entropy(model(x).float(), y)
+            loss.backward()
 
     return step
 
@@ -234,17 +239,14 @@ def throughput_rows(size: Size, device: torch.device, data: SplitData) -> list[d
     """Forward+backward images/s per precision, memory format and compile setting."""
     rows = []
     x_u8, y = batch_of(data, size, device)
-    settings = [
-        (p, False, cl, comp) for comp in (False, True) for cl in (False, True) for p in PRECISIONS
-    ] + [("fp32", True, True, False)]
-    for precision, tf32, channels_last, compiled in settings:
+    settings = [(p, cl, comp) for comp in (False, True) for cl in (False, True) for p in PRECISIONS]
+    for precision, channels_last, compiled in settings:
         label = (
-            f"{precision}{'+tf32' if tf32 else ''}, channels_last {'on' if channels_last else 'off'}"
+            f"{precision}, channels_last {'on' if channels_last else 'off'}"
             f", compile {'on' if compiled else 'off'}, batch {size.batch}"
         )
-        if device.type != "cuda" and (compiled or tf32):
-            why = "TF32 is a CUDA setting" if tf32 else "compile is timed on CUDA"
-            rows.append(skipped("fwd+bwd", label, why))
+        if device.type != "cuda" and compiled:
+            rows.append(skipped("fwd+bwd", label, "compile is timed on CUDA"))
             continue
         torch.manual_seed(0)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -253,14 +255,19 @@ def throughput_rows(size: Size, device: torch.device, data: SplitData) -> list[d
         )
         model = torch.compile(model) if compiled else model
         x = to_float(x_u8).contiguous(memory_format=fmt)
-        torch.backends.cuda.matmul.fp32_precision = "tf32" if tf32 else "ieee"
-        torch.backends.cudnn.conv.fp32_precision = "tf32" if tf32 else "ieee"
-        try:
-            t = seconds_per_call(training_pass(model, x, y, precision), device, size)
-        finally:
-            configure_backends()  # TF32 off again
-        rows.append(row("fwd+bwd", label, number(size.batch / t), "images/s"))
+        t = seconds_per_call(training_pass(model, x, y, precision), device, size)
+        rows.append(
+            row("fwd+bwd", label, number(size.batch / t), "images/s", cpu_note(precision, device))
+        )
     return rows
+
+
+def cpu_note(precision: str, device: torch.device) -> str:
+    return (
+        "TF32 is a CUDA setting: no effect on the CPU"
+        if precision == "tf32" and device.type != "cuda"
+        else ""
+    )
 
 
 def step_rows(size: Size, device: torch.device, data: SplitData) -> list[dict]:
@@ -274,12 +281,17 @@ def step_rows(size: Size, device: torch.device, data: SplitData) -> list[dict]:
     one_pass = training_pass(model, x, y, "fp32")
     t_pass = seconds_per_call(one_pass, device, size)
     steps = {}
+    tf32 = {}
     for name, label, extra in (("pgd_at", "PGD-10 AT", 1), ("trades", "TRADES", 2)):
         method = METHODS.get(name)(
             make_run(size, name, device.type).params(), context(size, data, device)
         )
         step = trainer_step(model, method, optimizer, x_u8, y)
         steps[label] = (method.params.steps, extra, seconds_per_call(step, device, size))
+        # the same step, on the same batch, as train.precision: tf32 runs it
+        tf32[label] = seconds_per_call(
+            trainer_step(model, method, optimizer, x_u8, y, "tf32"), device, size
+        )
     t_pass = min(t_pass, seconds_per_call(one_pass, device, size))
     target = TARGETS[device.type]
     rows = [
@@ -298,13 +310,30 @@ def step_rows(size: Size, device: torch.device, data: SplitData) -> list[dict]:
                 "x floor",
                 f"{verdict} the target <= {target} on {device.type}",
             ),
+            row(
+                f"{label} step",
+                f"tf32, batch {size.batch}, k={k}",
+                number(tf32[label] * 1e3),
+                "ms",
+                cpu_note("tf32", device),
+            ),
+            row(
+                f"{label} step tf32 / fp32",
+                f"{number(tf32[label] * 1e3)} ms / {number(t_step * 1e3)} ms",
+                f"{tf32[label] / t_step:.3f}",
+                "x fp32",
+                "the price of a training step under train.precision tf32",
+            ),
         ]
     return rows
 
 
-def trainer_step(model, method, optimizer, x_u8: torch.Tensor, y: torch.Tensor):
+def trainer_step(
+    model, method, optimizer, x_u8: torch.Tensor, y: torch.Tensor, precision: str = "fp32"
+):
     """One step of the project's trainer: ``train_epoch`` over exactly one batch (shuffle,
-    augmentation, the method's attack and loss, the NaN check, backward, SGD step)."""
+    augmentation, the method's attack and loss, the NaN check, backward, SGD step) at
+    ``precision``."""
     g = torch.Generator(device=x_u8.device).manual_seed(0)
 
     def step() -> None:
@@ -316,7 +345,7 @@ def trainer_step(model, method, optimizer, x_u8: torch.Tensor, y: torch.Tensor):
             y,
             batch_size=len(y),
             augment=True,
-            precision="fp32",
+            precision=precision,
             generator=g,
             progress=False,
             desc="",

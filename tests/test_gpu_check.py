@@ -16,12 +16,14 @@ ABSENT = ("snakemake", "yaml", "sklearn", "matplotlib", "seaborn")
 # None in sys.modules: an import fails as for a missing package, importlib.util.find_spec is None
 BLOCKER = f"import sys\nsys.modules.update(dict.fromkeys({ABSENT!r}))\n"
 CHECKS = {
-    "fwd+bwd": 9,  # fp32 and bf16 x channels_last x compile, and fp32 with TF32
+    "fwd+bwd": 12,  # fp32, bf16 and tf32 x channels_last x compile
     "fwd+bwd pass (floor unit)": 1,
-    "PGD-10 AT step": 1,
+    "PGD-10 AT step": 2,  # fp32 and tf32
     "PGD-10 AT step / floor": 1,
-    "TRADES step": 1,
+    "PGD-10 AT step tf32 / fp32": 1,
+    "TRADES step": 2,
     "TRADES step / floor": 1,
+    "TRADES step tf32 / fp32": 1,
     "eval PGD-20": 1,
     "eval AutoAttack": 1,
     "AutoAttack accuracy": 3,
@@ -54,6 +56,13 @@ def test_the_cpu_tiny_mode_prints_every_row(tmp_path):
     by_check = {r[0]: r for r in rows}
     for ratio in ("PGD-10 AT step / floor", "TRADES step / floor"):
         assert float(by_check[ratio][2]) > 0 and by_check[ratio][3] == "x floor"
+    for ratio in ("PGD-10 AT step tf32 / fp32", "TRADES step tf32 / fp32"):
+        assert float(by_check[ratio][2]) > 0 and by_check[ratio][3] == "x fp32"
+    # the tf32 path runs on the CPU too (saying that TF32 does nothing there)
+    tf32 = [
+        r for r in rows if r[0] == "fwd+bwd" and r[1].startswith("tf32,") and "compile off" in r[1]
+    ]
+    assert len(tf32) == 2 and all(float(r[2]) > 0 and "no effect on the CPU" in r[4] for r in tf32)
     assert by_check["kill and resume"][2] == "bit-identical", by_check["kill and resume"]
     assert "exit -9 (SIGKILL)" in by_check["kill and resume"][4]
     skipped = [r for r in rows if r[2] == "skipped"]
