@@ -3,10 +3,13 @@ own process (working directory, environment, streams, exit status, signals), and
 outlives the job process that asked for it.
 
 Each test talks to a server of its own: the PYTHON_* variable below is part of the server's
-name (fairat.jobserver.server_name), and FAIRAT_JOBSERVER_IDLE makes it exit soon after."""
+name (fairat.jobserver.server_name). Its idle limit (FAIRAT_JOBSERVER_IDLE) is long enough that a
+loaded machine never lets it lapse between two jobs of a test that expects the same server to
+answer both; the fixture ends the test's servers afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -63,7 +66,7 @@ class Probe:
         return {
             **os.environ,
             "PYTHON_FAIRAT_TEST_SERVER": self.server,
-            "FAIRAT_JOBSERVER_IDLE": "3",
+            "FAIRAT_JOBSERVER_IDLE": "60",
             "TAG": "t1",
             **extra,
         }
@@ -74,10 +77,29 @@ class Probe:
             return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
         return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
+    def servers(self) -> list[psutil.Process]:
+        """The job servers started for this probe (their environment names it)."""
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if "fairat.jobserver" in (proc.info["cmdline"] or []) and (
+                    proc.environ().get("PYTHON_FAIRAT_TEST_SERVER") == self.server
+                ):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return found
+
 
 @pytest.fixture
 def probe(tmp_path):
-    return Probe(tmp_path)
+    probe = Probe(tmp_path)
+    yield probe
+    servers = probe.servers()
+    for server in servers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            server.terminate()
+    psutil.wait_procs(servers, timeout=10)
 
 
 def facts(done: subprocess.CompletedProcess) -> dict:
@@ -157,7 +179,7 @@ def test_a_copy_dies_with_its_job_process(probe, tmp_path, sig):
 
 
 def test_an_idle_server_exits(probe):
-    done = probe()
+    done = probe(FAIRAT_JOBSERVER_IDLE="3")
     server = facts(done)["ppid"]
     assert psutil.pid_exists(server)
     assert gone(server, timeout=20), "the server did not exit after FAIRAT_JOBSERVER_IDLE"
@@ -200,15 +222,14 @@ print(json.dumps(outcome))
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another user")
 def test_the_server_refuses_other_users(probe, tmp_path):
-    idle = {"FAIRAT_JOBSERVER_IDLE": "60"}  # still up when the other user knocks, under load
-    first = facts(probe(**idle))
+    first = facts(probe())
     assert first["in_copy"] is True
     marker = tmp_path / "ran"
     script = tmp_path / "mark.py"
     script.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
     out = subprocess.run(
         [sys.executable, "-c", OTHER_USER, str(script)],
-        env=probe.env(**idle),
+        env=probe.env(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -220,7 +241,7 @@ def test_the_server_refuses_other_users(probe, tmp_path):
     # runs the next job, and as it takes connections in order, it had dealt with the refused
     # one before it answered this one: had it forked a copy for it, that copy would have
     # reported a pid above, not a refusal
-    again = probe(**idle)
+    again = probe()
     assert again.returncode == 0, again.stderr
     assert facts(again)["in_copy"] is True
     assert facts(again)["ppid"] == first["ppid"], "the server did not survive the refusal"
