@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from fairat.checkpoint import atomic_write  # noqa: E402
+from fairat.class_labels import fit_class_ticks  # noqa: E402
 from fairat.tables import robust_attack  # noqa: E402
 
 
@@ -68,6 +69,9 @@ def plot_classwise_robust(
         grid.set_titles("{col_name}")
         grid.set_axis_labels("class", f"robust accuracy ({attack})")
         grid.set(ylim=(0, 1))
+        for ax in grid.axes.flat:
+            fit_class_ticks(ax, "x")
+        grid.tight_layout()
         fig = grid.figure
     elif kind == "heatmap":
         fig = _heatmaps(df, panels, attack)
@@ -118,6 +122,9 @@ def _heatmaps(df: pd.DataFrame, panels: list[str], attack: str) -> plt.Figure:
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("class")
         ax.set_ylabel("")
+    for ax in axes.flat:
+        fit_class_ticks(ax, "x")
+        fit_class_ticks(ax, "y", classes=False)  # the runs
     fig.suptitle("per-class robust accuracy, mean over seeds (red: each run's worst class)")
     return fig
 
