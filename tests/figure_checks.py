@@ -188,7 +188,11 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
 
 def legibility_problems(fig) -> list[str]:
     """What a reader would stumble on: pairs of rendered texts that overlap, texts that run
-    outside the figure."""
+    outside the figure, a figure legend over a panel or beyond the figure's width."""
+    return _check(fig)[0]
+
+
+def _check(fig) -> tuple[list[str], list[Text]]:
     texts = drawn_texts(fig)
     renderer = fig.canvas.get_renderer()
     quads = [corners(t, renderer) for t in texts]
@@ -198,6 +202,13 @@ def legibility_problems(fig) -> list[str]:
         lo, hi = q.min(axis=0), q.max(axis=0)
         if (lo < -TOLERANCE).any() or (hi > np.array([width, height]) + TOLERANCE).any():
             problems.append(f"{t.get_text()!r} runs outside the figure ({lo}, {hi})")
+    for legend in fig.legends:  # a figure's own legend sits beside its panels, not on them
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            if ax.get_visible() and ax.axison and box.overlaps(ax.get_window_extent(renderer)):
+                problems.append(f"the legend {legend.get_title().get_text()!r} covers a panel")
+        if box.x0 < -TOLERANCE or box.x1 > width + TOLERANCE:
+            problems.append(f"the legend {legend.get_title().get_text()!r} runs outside")
     lows = np.array([q.min(axis=0) for q in quads]).reshape(-1, 2)
     highs = np.array([q.max(axis=0) for q in quads]).reshape(-1, 2)
     for i in range(len(texts)):
@@ -208,15 +219,14 @@ def legibility_problems(fig) -> list[str]:
         for j in near + i + 1:
             if _overlap(quads[i], quads[j]):
                 problems.append(f"{texts[i].get_text()!r} overlaps {texts[j].get_text()!r}")
-    return problems
+    return problems, texts
 
 
 def assert_legible(fig, expect: list[str] | None = None) -> list[Text]:
     """No two rendered texts overlap and none runs outside the figure; with ``expect``, each of
     those strings is among the rendered texts (so a figure cannot pass by drawing no labels)."""
-    problems = legibility_problems(fig)
+    problems, texts = _check(fig)
     assert not problems, f"{len(problems)} problems, e.g. " + "; ".join(problems[:8])
-    texts = drawn_texts(fig)
     if expect is not None:
         shown = {" ".join(t.get_text().split()) for t in texts}
         missing = [e for e in expect if e not in shown]

@@ -88,12 +88,14 @@ def fit_class_ticks(
     *,
     classes: bool = True,
     shared: Sequence[plt.Axes] = (),
+    draw: bool = True,
 ) -> str:
     """Lay out the class tick labels of ``ax``'s ``axis`` (``"x"`` or ``"y"``) so that no two
     collide; ``names`` replaces the labels (else the ones set are kept), underscores shown as
     spaces unless ``classes`` is false (run and method names, which are identifiers, keep
     theirs). Axes in ``shared`` share this axis with ``ax`` and get the same layout. Call it
-    once the figure has its final size. Returns the layout chosen: ``horizontal``,
+    once the figure has its final size; ``draw=False`` measures the figure as last drawn
+    (several axes laid out after one draw: drawing a large figure takes a second). Returns the layout chosen: ``horizontal``,
     ``wrapped``, ``rotated45``, ``rotated90``, ``small`` or ``every<k>``."""
     fig = _root(ax)
     target = ax.xaxis if axis == "x" else ax.yaxis
@@ -105,7 +107,8 @@ def fit_class_ticks(
     if not locs:
         return "horizontal"
     target.set_ticks(locs, labels)
-    fig.draw_without_rendering()  # the layout engine sizes the axes: measure them as drawn
+    if draw:
+        fig.draw_without_rendering()  # the layout engine sizes the axes: measure them as drawn
     like = target.get_ticklabels()[0]
     fontsize = like.get_fontsize()
     spacing = _spacing(ax, axis, locs)
@@ -173,12 +176,14 @@ def fitting_legend(fig: plt.Figure, handles, labels, *, ncol: int, **kwargs):
         ncol -= 1
 
 
-def fit_cell_texts(ax: plt.Axes) -> None:
+def fit_cell_texts(ax: plt.Axes, draw: bool = True) -> None:
     """Shorten the class name on the first line of each text written in a heatmap's cells
     (``→automobile`` over its share) until it fits the cell's width, ending it with ``.``
-    (``→autom.``): the whole name where there is room, as much of it as there is."""
+    (``→autom.``): the whole name where there is room, as much of it as there is.
+    ``draw=False`` takes the cells' width as last drawn."""
     fig = _root(ax)
-    fig.draw_without_rendering()
+    if draw:
+        fig.draw_without_rendering()
     columns = abs(ax.get_xlim()[1] - ax.get_xlim()[0])  # a heatmap's cells are 1 wide
     cell = ax.get_window_extent().width / columns * 72 / fig.dpi
     for text in ax.texts:
@@ -198,8 +203,10 @@ def keep_inside(fig: plt.Figure, pad: float = 0.03) -> None:
     drawn and moves the layout in by what runs out, plus ``pad`` inches."""
     engine = fig.get_layout_engine()
     width, height = fig.get_size_inches()
-    for _ in range(3):
-        fig.draw_without_rendering()
+    for attempt in range(4):
+        fig.draw_without_rendering()  # it returns drawn: the layout is the one measured
+        if attempt == 3:
+            return
         box = fig.get_tightbbox()  # inches
         out = (
             max(0.0, pad - box.x0),

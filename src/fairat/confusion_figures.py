@@ -100,15 +100,16 @@ def plot_confusion_block(
     _lost_to_panel(lost, matrices, classes, attack, width)
     if ticks:  # the shared axes of the matrices take one layout of their class names
         fit_class_ticks(axes[-1, 0], "x", shared=axes.flat[: len(runs)])
-        fit_class_ticks(axes[0, 0], "y", shared=axes.flat[: len(runs)])
-        fit_class_ticks(lost, "x")
+        # the same draw measures the other axes (each draw of this figure takes a second)
+        fit_class_ticks(axes[0, 0], "y", shared=axes.flat[: len(runs)], draw=False)
+        fit_class_ticks(lost, "x", draw=False)
     else:
         _index_ticks(lost, k, "x")
         lost.set_xlabel("true class (index)")
-    fit_class_ticks(lost, "y", classes=False)  # the runs
+    fit_class_ticks(lost, "y", classes=False, draw=not ticks)  # the runs
     keep_inside(fig)
     if ticks:
-        fit_cell_texts(lost)  # in the cells' final width
+        fit_cell_texts(lost, draw=False)  # in the cells' final width, as keep_inside drew it
     save_figure(fig, outs)
 
 

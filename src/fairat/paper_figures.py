@@ -234,9 +234,9 @@ def plot_heatmap(
         bar.ax.tick_params(length=2, width=0.5)
         bar.outline.set_visible(False)
         axes[0, 0].set_title(_title(dataset, model, f"eps {eps}", checkpoint, attack))
-        for ax in axes[:, 0]:
-            fit_class_ticks(ax, "x")
-            fit_class_ticks(ax, "y", classes=False)  # the runs
+        for r, ax in enumerate(axes[:, 0]):  # one draw measures every row
+            fit_class_ticks(ax, "x", draw=r == 0)
+            fit_class_ticks(ax, "y", classes=False, draw=False)  # the runs
         _save(fig, outs)
 
 
