@@ -134,6 +134,29 @@ CIFAR100 = [
     "worm",
 ]
 assert len(CIFAR100) == 100 and len(set(CIFAR100)) == 100
+# CIFAR-100's 20 superclasses (coarse labels), the longest names a figure meets
+CIFAR100_COARSE = [
+    "aquatic_mammals",
+    "fish",
+    "flowers",
+    "food_containers",
+    "fruit_and_vegetables",
+    "household_electrical_devices",
+    "household_furniture",
+    "insects",
+    "large_carnivores",
+    "large_man-made_outdoor_things",
+    "large_natural_outdoor_scenes",
+    "large_omnivores_and_herbivores",
+    "medium_mammals",
+    "non-insect_invertebrates",
+    "people",
+    "reptiles",
+    "small_mammals",
+    "trees",
+    "vehicles_1",
+    "vehicles_2",
+]
 DIGITS = [str(i) for i in range(10)]  # the default run's scikit-learn digits
 NAME_SETS = {"cifar10": CIFAR10, "cifar100": CIFAR100}
 

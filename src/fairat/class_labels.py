@@ -225,3 +225,18 @@ def keep_inside(fig: plt.Figure, pad: float = 0.03) -> None:
                 h - (out[1] + out[3]) / height,
             )
         )
+
+
+def grow_for_labels(fig: plt.Figure, axes: Sequence[plt.Axes], rows: int, room: float) -> float:
+    """Make ``fig`` taller by what its x tick labels (measured on the last draw) need beyond
+    ``room`` inches under each of its ``rows`` rows of panels, so that long names turned on
+    their side (CIFAR-100's superclasses) do not squeeze the plot. Returns the inches added."""
+    dpi = fig.dpi
+    need = max(
+        (t.get_window_extent().height / dpi for ax in axes for t in ax.get_xticklabels()),
+        default=0.0,
+    )
+    extra = max(0.0, need - room) * rows
+    if extra:
+        fig.set_figheight(fig.get_figheight() + extra)
+    return extra

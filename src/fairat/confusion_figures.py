@@ -36,7 +36,8 @@ INDEX_STEP = 20  # beyond MAX_HEATMAP_CLASSES, a tick with the class's index eve
 def fill_title(title: str, width_in: float, fontsize: float) -> str:
     """``title`` broken into lines that fit ``width_in`` inches at ``fontsize`` points (an
     average character is taken as 0.6 of the font size wide, with a margin)."""
-    return textwrap.fill(title, max(20, int(0.9 * width_in * 72 / (0.6 * fontsize))))
+    width = max(20, int(0.9 * width_in * 72 / (0.6 * fontsize)))
+    return textwrap.fill(title, width, break_on_hyphens=False)
 
 
 def plot_confusion_block(

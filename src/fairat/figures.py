@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -12,7 +13,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from fairat.checkpoint import atomic_write  # noqa: E402
-from fairat.class_labels import display_name, fit_class_ticks  # noqa: E402
+from fairat.class_labels import display_name, fit_class_ticks, grow_for_labels  # noqa: E402
 from fairat.tables import robust_attack  # noqa: E402
 
 
@@ -71,6 +72,9 @@ def plot_classwise_robust(
         grid.set(ylim=(0, 1))
         for ax in grid.axes.flat:
             fit_class_ticks(ax, "x")
+        # long names turned on their side take height of their own, not the bars'
+        rows = math.ceil(len(panels) / min(len(panels), 2))
+        grow_for_labels(grid.figure, grid.axes.flat, rows, room=0.45)
         grid.tight_layout()
         fig = grid.figure
     elif kind == "heatmap":
@@ -124,7 +128,10 @@ def _heatmaps(df: pd.DataFrame, panels: list[str], attack: str) -> plt.Figure:
         ax.set_ylabel("")
     for p, ax in enumerate(axes.flat):  # one draw measures every panel
         fit_class_ticks(ax, "x", draw=p == 0)
-        fit_class_ticks(ax, "y", classes=False, draw=False)  # the runs
+    fig.draw_without_rendering()
+    grow_for_labels(fig, axes.flat, 1, room=0.45)  # then the rows have their height back
+    for p, ax in enumerate(axes.flat):
+        fit_class_ticks(ax, "y", classes=False, draw=p == 0)  # the runs
     fig.suptitle("per-class robust accuracy, mean over seeds (red: each run's worst class)")
     return fig
 
