@@ -124,12 +124,14 @@ def test_paper_epochs_legend(drawn, names, runs):
     assert_legible(fig, SHOWN[names] if names != "cifar100" else METHODS[:runs])
 
 
-@pytest.mark.parametrize("names", list(NAMES))
-@pytest.mark.parametrize("runs", [3])
-def test_confusion_figure(drawn, monkeypatch, names, runs):
+@pytest.mark.parametrize("names", [*NAMES, "cifar100_coarse"])
+def test_confusion_figure(drawn, monkeypatch, names):
     monkeypatch.setattr(confusion_figures, "MAX_COLUMNS", 2)  # two rows that share their axes
     confusion_figures.plot_confusion_block(
-        confusion(NAMES[names], METHODS[:runs]), ["c.png"], attack="worst_case", title="d / m"
+        confusion(NAMES_WITH_COARSE[names], METHODS[:3]),
+        ["c.png"],
+        attack="worst_case",
+        title="d / m",
     )
     (fig,) = drawn
     texts = assert_legible(fig, SHOWN[names] if names != "cifar100" else ["0", "20", "80"])

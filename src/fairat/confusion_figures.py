@@ -52,14 +52,18 @@ def plot_confusion_block(
     ncols = min(MAX_COLUMNS, len(runs))
     nrows = math.ceil(len(runs) / ncols)
     cell = 2.3 if k <= MAX_HEATMAP_CLASSES else 3.0
-    lost_height = max(0.9 + 0.32 * len(runs), 1.9)  # at least its colour bar's label
     ticks = k <= MAX_HEATMAP_CLASSES  # class names on the axes and in the cells
+    # inches: the class names left of the first column, and the height that names longer
+    # than CIFAR-10's take when turned under the matrices and under the lost-to panel
+    longest = max(len(c) for c in classes) if ticks else 0
+    names = 0.05 * longest if ticks else 0.2
+    turned = max(0.0, 0.05 * longest - 0.5)
+    lost_height = max(0.9 + 0.32 * len(runs), 1.9) + turned  # at least its colour bar's label
+    top_height = cell * nrows + 0.6 + turned
     sns.set_theme(style="white", context="paper")
-    # inches: the matrices, the colour bar, and the class names left of the first column
-    names = 0.05 * max(len(c) for c in classes) if ticks else 0.2
     width = max(1.2 + names + cell * ncols, 2.0 + (0.55 if ticks else 0.08) * k)
-    fig = plt.figure(figsize=(width, cell * nrows + 0.8 + lost_height), constrained_layout=True)
-    top, bottom = fig.subfigures(2, 1, height_ratios=[cell * nrows + 0.6, lost_height])
+    fig = plt.figure(figsize=(width, top_height + 0.2 + lost_height), constrained_layout=True)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[top_height, lost_height])
     axes = top.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     for ax in axes.flat[len(runs) :]:
         ax.set_axis_off()
