@@ -106,19 +106,20 @@ def test_classwise_robust(drawn, names, kind, runs):
     assert_legible(fig, SHOWN[names] if names != "cifar100" else METHODS[:runs])
 
 
-@pytest.mark.parametrize("names", list(NAMES))
+@pytest.mark.parametrize("names", [*NAMES, "cifar100_coarse"])
 @pytest.mark.parametrize("runs", [3])
 def test_paper_heatmap(drawn, names, runs):
-    frame = classwise(NAMES[names], METHODS[:runs])
+    frame = classwise(NAMES_WITH_COARSE[names], METHODS[:runs])
     paper_figures.plot_heatmap(frame, "d", "m", "8/255", "last", ["h.png"])
     (fig,) = drawn
     assert_legible(fig, SHOWN[names] + METHODS[:runs])  # every class named, also CIFAR-100's
 
 
-@pytest.mark.parametrize("names", list(NAMES))
+@pytest.mark.parametrize("names", [*NAMES, "cifar100_coarse"])
 @pytest.mark.parametrize("runs", [2, 5])
 def test_paper_epochs_legend(drawn, names, runs):
-    paper_figures.plot_epochs(histories(NAMES[names], METHODS[:runs]), "d", "m", "8/255", ["e"])
+    frame = histories(NAMES_WITH_COARSE[names], METHODS[:runs])
+    paper_figures.plot_epochs(frame, "d", "m", "8/255", ["e"])
     (fig,) = drawn
     # up to 20 classes a legend names them; CIFAR-100's 100 lines go without one
     assert_legible(fig, SHOWN[names] if names != "cifar100" else METHODS[:runs])

@@ -21,6 +21,7 @@ legend with as many columns as fit in the figure's width.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import matplotlib
@@ -169,7 +170,9 @@ def fitting_legend(fig: plt.Figure, handles, labels, *, ncol: int, **kwargs):
     ncol = max(1, min(ncol, len(labels)))
     while True:
         legend = fig.legend(handles, labels, ncol=ncol, **kwargs)
-        fig.draw_without_rendering()
+        with warnings.catch_warnings():  # a tall legend may squeeze the panels to nothing
+            warnings.filterwarnings("ignore", "constrained_layout not applied")
+            fig.draw_without_rendering()
         if ncol == 1 or legend.get_window_extent().width <= fig.bbox.width * 0.98:
             return legend
         legend.remove()

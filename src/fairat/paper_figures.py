@@ -553,7 +553,7 @@ def plot_epochs(
         )
         if len(classes) <= 20:
             handles, labels = axes.flat[0].get_legend_handles_labels()
-            fitting_legend(  # as many columns as the figure's width holds
+            legend = fitting_legend(  # as many columns as the figure's width holds
                 fig,
                 handles,
                 labels,
@@ -564,6 +564,10 @@ def plot_epochs(
                 handlelength=1.5,
                 columnspacing=0.8,
             )
+            # long names in few columns: the figure grows by what the legend needs beyond
+            # the room it always had (the digits' one row of names keeps the figure's size)
+            need = 0.45 + 1.5 * nrows + legend.get_window_extent().height / fig.dpi
+            fig.set_figheight(max(fig.get_figheight(), need))
         _save(fig, outs)
 
 
