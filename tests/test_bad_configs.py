@@ -55,6 +55,10 @@ CASES = {
         r"methods\.trades\.train\.precision: 'fp16' is not allowed; valid values: fp32, bf16",
     ),
     # method hyper-parameters
+    "numeric string option": (
+        changed(methods__mixup_at={"attack": 1}),
+        r"methods\.mixup_at\.attack: 1 is not a string",
+    ),
     "negative steps": (
         changed(methods__pgd_at={"steps": -2}),
         r"methods\.pgd_at\.steps: -2 is not allowed; must be >= 1",

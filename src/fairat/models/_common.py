@@ -8,7 +8,7 @@ attribute named ``fc``; :func:`fairat.models.head` relies on that. Use
 :func:`fairat.models.create_model` rather than calling builders directly.
 
 A model's arguments are declared once, next to its code, the way a method declares its
-hyper-parameters (``fairat.methods.base``): a frozen dataclass whose fields are the arguments with
+hyper-parameters (``fairat.params``): a frozen dataclass whose fields are the arguments with
 their types and defaults, subclassing :class:`ModelArgs`: ``RANGES`` for numeric bounds,
 ``CHOICES`` for the values a string may take, and a ``__post_init__`` (calling the base's) for
 relations between fields. :func:`parse_model_args` checks a mapping against it (unknown names,
@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from torch import nn
 
 from fairat.eps import parse_number
-from fairat.methods.base import Range, parse_dataclass
+from fairat.params import Range, parse_dataclass
 from fairat.registry import Registry
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
