@@ -251,6 +251,23 @@ def test_the_job_servers_copy_holds_the_slot_and_sees_only_its_gpu(tmp_path):
     slot.release()
 
 
+def test_a_jobs_log_and_its_failure_line_name_its_gpu(tmp_path, monkeypatch, capfd):
+    from fairat.logs import log_to
+
+    taken = {"gpu": "3", "slot": 1, "per_gpu": 2, "taken": 1.5}
+    monkeypatch.setenv(gpuslots.HELD_ENV, json.dumps(taken))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    log = tmp_path / "job.log"
+    with pytest.raises(RuntimeError), log_to(log):
+        raise RuntimeError("CUDA out of memory")
+    first = log.read_text().splitlines()[0]
+    assert first == (
+        f"GPU slot: GPU 3, slot 2 of 2, taken at 1.500000; pid {os.getpid()} sees "
+        "CUDA_VISIBLE_DEVICES=3"
+    )
+    assert f"RuntimeError: CUDA out of memory (details: {log}; on GPU 3)" in capfd.readouterr().err
+
+
 def test_the_job_server_preloads_without_initialising_cuda():
     """CUDA reads CUDA_VISIBLE_DEVICES once, when it initialises: a server that had asked
     torch about devices would give every copy its first job's GPU (or none)."""

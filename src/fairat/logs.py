@@ -31,5 +31,7 @@ def log_to(path: str | Path) -> Iterator[None]:
             traceback.print_exc(file=log)
             # one line on the job's own stderr too, so snakemake's console shows the cause
             where = f"; on GPU {gpu['gpu']}" if gpu is not None else ""
-            print(f"{type(err).__name__}: {err} (details: {path}{where})", file=sys.__stderr__)
+            # one write: other jobs write their lines to the same console
+            sys.__stderr__.write(f"{type(err).__name__}: {err} (details: {path}{where})\n")
+            sys.__stderr__.flush()
             raise
