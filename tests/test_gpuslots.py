@@ -192,9 +192,14 @@ JOB = textwrap.dedent(
     from fairat.logs import log_to
     with log_to(snakemake.log[0]):
         print("working")
+    seen = {"pid": os.getpid(), "in_copy": fairat.jobserver._IN_COPY,
+            "visible": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    if os.environ.get("ASK_CUDA"):  # what CUDA itself shows this process (a real GPU)
+        import torch
+        seen["count"] = torch.cuda.device_count()
+        seen["uuid"] = str(torch.cuda.get_device_properties(0).uuid)
     with open(os.environ["PIDFILE"], "w") as f:
-        json.dump({"pid": os.getpid(), "in_copy": fairat.jobserver._IN_COPY,
-                   "visible": os.environ.get("CUDA_VISIBLE_DEVICES")}, f)
+        json.dump(seen, f)
     time.sleep(float(os.environ["HOLD"]))
     """
 )
@@ -249,6 +254,53 @@ def test_the_job_servers_copy_holds_the_slot_and_sees_only_its_gpu(tmp_path):
     slot = gpuslots.try_acquire(["4", "5"], 1, slots)
     assert slot is not None and slot.gpu == "4"
     slot.release()
+
+
+def real_gpus() -> list[tuple[str, str]]:
+    """(index, UUID) of this machine's GPUs, as nvidia-smi lists them; none without one."""
+    try:
+        listing = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,uuid", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [tuple(part.strip() for part in line.split(",")) for line in listing.splitlines()]
+
+
+@pytest.mark.skipif(not real_gpus(), reason="needs a GPU (not run on the project's CPU machine)")
+def test_on_real_gpus_each_copy_of_one_server_sees_only_its_gpu(tmp_path):
+    """The GPU check of this module: jobs, one after the other, through one job server whose
+    first job had another GPU; the GPUs from nvidia-smi. Each copy's CUDA shows one device,
+    the one nvidia-smi lists under the slot's index."""
+    gpus = real_gpus()
+    script = tmp_path / "job.py"
+    script.write_text(JOB)
+    slots = tmp_path / "slots"
+    base = env_with(
+        FAIRAT_GPU_SLOT_DIR=str(slots),
+        FAIRAT_JOBSERVER_IDLE="10",
+        PYTHON_FAIRAT_TEST_SERVER=f"test-{uuid.uuid4().hex[:12]}",
+        ASK_CUDA="1",
+        HOLD="0",
+    )
+    base.pop("CUDA_VISIBLE_DEVICES", None)
+    base.pop("CUDA_DEVICE_ORDER", None)
+    blockers = []
+    for n, (index, gpu_uuid) in enumerate(gpus[:4]):
+        env = {**base, "LOG": str(tmp_path / f"job{n}.log"), "PIDFILE": str(tmp_path / f"{n}.json")}
+        done = subprocess.run([sys.executable, str(script)], env=env, timeout=300)
+        assert done.returncode == 0
+        seen = json.loads((tmp_path / f"{n}.json").read_text())
+        assert seen["in_copy"] is True and seen["visible"] == index
+        assert seen["count"] == 1 and seen["uuid"] in gpu_uuid, (seen, gpus)
+        # hold this GPU's slot, so that the next job gets the next GPU
+        blockers.append(gpuslots.try_acquire([index], 1, slots))
+    for slot in blockers:
+        slot.release()
 
 
 def test_a_jobs_log_and_its_failure_line_name_its_gpu(tmp_path, monkeypatch, capfd):
