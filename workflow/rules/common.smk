@@ -2,12 +2,15 @@
 
 import dataclasses
 import json
+import os
+import sys
 from pathlib import Path
 
 from fairat.checks import load_workflow_config
 from fairat.config import EvalConfig, data_settings, resolve_run
 from fairat.methods.base import parse_dataclass
 from fairat.eps import eps_tag
+from fairat import gpuslots
 from fairat.methods import METHODS, Method
 from fairat.schema import write_schema
 from fairat.corruptions import settings as corruption_settings
@@ -43,6 +46,39 @@ JOB_RESOURCES = config["resources"]
 GPUS = JOB_RESOURCES["gpus_per_job"]
 if GPUS is None:  # 1 with device cuda, else 0
     GPUS = 1 if config["device"] == "cuda" else 0
+
+# GPU slots on one machine (fairat.gpuslots): each GPU job holds one of GPUs x jobs_per_gpu
+# slots, and unless the command line gives --resources gpu=K, Snakemake runs at most that many
+# GPU jobs at once. Not on a cluster (--jobs with an executor: `_nodes` is set) nor inside a
+# Slurm job: Slurm assigns the GPUs there.
+if (
+    GPUS
+    and workflow.global_resources["_nodes"].value is None
+    and not gpuslots.slurm_assigns()
+):
+    SLOT_GPUS, _gpu_source = gpuslots.detect_gpus()
+    os.environ[gpuslots.POOL_ENV] = ",".join(SLOT_GPUS)  # the jobs use this pool
+    os.environ[gpuslots.PER_GPU_ENV] = str(JOB_RESOURCES["jobs_per_gpu"])
+    if _gpu_source == "nvidia-smi":  # "GPU 1" in a job's log is nvidia-smi's GPU 1
+        os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    _gpu_limit = gpuslots.workflow_limit(
+        (
+            workflow.global_resources["gpu"].value
+            if "gpu" in workflow.global_resources
+            else None
+        ),
+        SLOT_GPUS,
+        JOB_RESOURCES["jobs_per_gpu"],
+        GPUS,
+    )
+    if _gpu_limit is not None:
+        workflow.register_resource("gpu", _gpu_limit)
+        print(
+            f"GPU slots: {len(SLOT_GPUS)} GPU(s) ({', '.join(SLOT_GPUS)}, from {_gpu_source})"
+            f" x {JOB_RESOURCES['jobs_per_gpu']} job(s) each: at most {_gpu_limit} GPU jobs"
+            " at once",
+            file=sys.stderr,
+        )
 
 
 wildcard_constraints:
