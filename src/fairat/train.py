@@ -119,11 +119,21 @@ def train(
     resume_dir: str | Path,
     *,
     init_checkpoint: str | Path | None = None,
+    start_from: str | Path | None = None,
+    stop_at: int | None = None,
+    branch_out: str | Path | None = None,
     progress: bool = True,
     after_epoch: Callable[[int], None] | None = None,
 ) -> list[dict[str, float]]:
     """Train one run and write its outputs to ``out_dir``; returns the per-epoch history, one
     dict per epoch (the rows of history.csv).
+
+    Shared prefixes (:mod:`fairat.prefixes`): ``start_from`` is a branch state, this run's own
+    or that of a run whose first epochs are this run's; training continues after its epoch
+    (:func:`_adopt_branch`). With ``stop_at`` the job trains through epoch ``stop_at`` only and
+    writes the complete state then (weights, optimiser, scheduler, RNG, history, best-so-far,
+    method state and log) to ``branch_out`` instead of the outputs. A resume state of this run
+    is used instead when it lies between the two.
 
     ``after_epoch(epoch)`` is called once the epoch's resume state is saved (tests use it to
     simulate a crash).
@@ -166,7 +176,20 @@ def train(
         [],
         {"score": [-1.0, -1.0], "epoch": -1, "model": None},
     )
+    stop = cfg.epochs if stop_at is None else stop_at
+    if stop_at is not None and (branch_out is None or not 0 < stop_at <= cfg.epochs):
+        raise ValueError(f"stop_at {stop_at} needs branch_out and must lie in 1..{cfg.epochs}")
+    branch = None if start_from is None else load_torch(start_from, device)
     state = _load_resume_state(state_path, device)
+    first = 0 if branch is None else branch["epoch"] + 1
+    if state is not None and not first <= state["epoch"] + 1 <= stop:
+        _log(f"[{run.name}] resume state at epoch {state['epoch'] + 1} is outside {first}..{stop}")
+        state = None  # of another plan of shared prefixes: start from the branch instead
+    if state is None and branch is not None:
+        start, best, history, method_state = _adopt_branch(
+            branch, run, raw_model, optimizer, scheduler, method
+        )
+        _log(f"[{run.name}] epochs 1-{start} from {start_from} (run {branch['run']})")
     if state is not None:
         raw_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -177,7 +200,7 @@ def train(
         history, method_state = state["history"], state["method_state"]
         _log(f"[{run.name}] resuming from epoch {start} ({state_path})")
 
-    for epoch in range(start, cfg.epochs):
+    for epoch in range(start, stop):
         t0 = time.time()
         method.on_epoch_start(epoch)
         torch.manual_seed(epoch_seed(run.seed, epoch))
@@ -221,23 +244,32 @@ def train(
             f"(worst {row['val_clean_worst']:.3f}) robust {row['val_robust_avg']:.3f} "
             f"(worst {row['val_robust_worst']:.3f}) {time.time() - t0:.1f}s"
         )
-        save_torch(
-            {
-                "model": raw_model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "method": method.state_dict(),
-                "epoch": epoch,
-                "rng": rng_state(),
-                "history": history,
-                "method_state": method_state,
-                "best": best,
-                "config": run.to_json(),
-            },
-            state_path,
-        )
+        state = {
+            "model": raw_model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "method": method.state_dict(),
+            "epoch": epoch,
+            "rng": rng_state(),
+            "history": history,
+            "method_state": method_state,
+            "best": best,
+            "config": run.to_json(),
+            "run": run.name,
+            "method_name": run.method,
+        }
+        save_torch(state, state_path)
         if after_epoch is not None:
             after_epoch(epoch)
+
+    if stop_at is not None:
+        state = state if state is not None else branch  # None: no epoch trained
+        if state is None or state["epoch"] + 1 != stop:
+            raise RuntimeError(f"[{run.name}] no state after epoch {stop} to write")
+        save_torch(state, branch_out)
+        state_path.unlink(missing_ok=True)
+        _log(f"[{run.name}] wrote the state after epoch {stop} to {branch_out}")
+        return history
 
     _write_outputs(out_dir, run, raw_model, optimizer, scheduler, method, best)
     save_text(csv_text(method_state), out_dir / "method_state.csv")
@@ -394,6 +426,33 @@ def _write_outputs(out_dir, run, model, optimizer, scheduler, method, best) -> N
     )
     record = {**json.loads(config), "precision": precision_record(run.train.precision)}
     save_text(json.dumps(record, sort_keys=True) + "\n", out_dir / "config.json")
+
+
+def _adopt_branch(branch: dict, run: RunConfig, model, optimizer, scheduler, method: Method):
+    """Load a branch state (:func:`train` with ``stop_at``) into this run's objects; return
+    (first epoch to train, best-so-far, history rows, method_state rows).
+
+    The writer's method state carries over when it ran the same method; otherwise this run's
+    method keeps its fresh state and logs it for each shared epoch (``Method.prefix_epochs``
+    promises that state is the one it would have). The lr of the next epoch is this run's own
+    (its schedule may differ from the writer's from that epoch on), computed as the scheduler
+    does (``base_lr * factor(epoch)``).
+    """
+    model.load_state_dict(branch["model"])
+    optimizer.load_state_dict(branch["optimizer"])
+    scheduler.load_state_dict(branch["scheduler"])
+    set_rng_state(branch["rng"])
+    start = branch["epoch"] + 1
+    if branch["method_name"] == run.method:
+        method.load_state_dict(branch["method"])
+        method_state = branch["method_state"]
+    else:
+        method_state = [{"epoch": e + 1, **method.log_state()} for e in range(start)]
+    factor = lr_factor(run.train)(start)
+    for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
+        group["lr"] = base * factor
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+    return start, branch["best"], branch["history"], method_state
 
 
 def _load_resume_state(path: Path, device: torch.device) -> dict | None:

@@ -1,0 +1,186 @@
+"""Shared training prefixes (fairat.prefixes): which runs share epochs, and that a run started
+from another's branch state ends bit for bit where it ends when trained from scratch."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from helpers import REPO, tiny_run
+
+from fairat.checkpoint import load_torch
+from fairat.config import all_runs, run_dir
+from fairat.prefixes import (
+    count_training_passes,
+    passes_per_sample,
+    plan_prefixes,
+    prefix_epochs,
+    training_passes,
+)
+from fairat.train import train
+
+ATTACK = {"steps": 2, "step_size": 0.03}
+
+
+def run(method: str, params: dict | None = None, name: str = "", **train_settings):
+    """A tiny digits run of ``method`` (4 epochs unless given, constant lr, PGD-2 selection)."""
+    settings = {"epochs": 4, "select_steps": 2, **train_settings}
+    base = tiny_run(method, **settings)
+    return dataclasses.replace(
+        base, name=name or method, method_params={**ATTACK, **(params or {})}
+    )
+
+
+DAFA = {"warmup_epoch": 3}
+TRIX = {"warmup_epoch": 3, "mix_from_epoch": 2}
+
+
+def test_declared_prefixes():
+    trades = run("trades")
+    assert prefix_epochs(run("dafa", DAFA), trades) == 2  # weights 1 through epoch 2
+    assert prefix_epochs(trades, run("dafa", DAFA)) == 2  # either order
+    assert prefix_epochs(run("dafa", {**DAFA, "lam": 2.0}), run("dafa", DAFA)) == 2
+    assert prefix_epochs(run("dafa", {"warmup_epoch": 2}), run("dafa", DAFA)) == 1
+    assert prefix_epochs(run("trix", TRIX), trades) == 2
+    assert prefix_epochs(run("trix", {**TRIX, "mix_from_epoch": 1}), trades) == 1
+    assert prefix_epochs(run("trix", {"warmup_epoch": 3}), trades) == 0  # mixes from epoch 1
+    assert prefix_epochs(run("trix", TRIX), run("dafa", DAFA)) == 2
+    mixing = run("trix", {"warmup_epoch": 3})
+    assert prefix_epochs(run("trix", {"warmup_epoch": 3, "dafa_lam": 2.0}), mixing) == 2
+    assert prefix_epochs(run("trix", {"warmup_epoch": 3, "assignment": "targeted"}), mixing) == 0
+    # TRADES does not read its epoch count: shared while the lr agrees, below both lengths
+    assert prefix_epochs(run("trades", epochs=6), trades) == 3
+    long = run("trades", epochs=8, schedule="piecewise", milestones=[7])
+    assert prefix_epochs(long, run("trades", epochs=8, schedule="piecewise", milestones=[5])) == 4
+    # anything else that differs shares nothing
+    assert prefix_epochs(run("trades", {"beta": 3.0}), trades) == 0
+    assert prefix_epochs(run("dafa", {**DAFA, "steps": 3}), trades) == 0
+    assert prefix_epochs(dataclasses.replace(trades, seed=1), run("dafa", DAFA)) == 0
+    assert prefix_epochs(run("trades", lr=0.02), trades) == 0
+    assert prefix_epochs(run("trades", batch_size=64), trades) == 0
+    assert prefix_epochs(run("trades", nesterov=True, momentum=0.9), trades) == 0
+    assert prefix_epochs(run("trades", select_steps=3), trades) == 0
+    assert prefix_epochs(run("pgd_at"), run("pgd_at")) == 0  # PGD-AT declares nothing
+    assert prefix_epochs(run("cfa"), trades) == 0
+
+
+def paper_config(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text())
+
+
+def test_headline_config_plan_and_passes():
+    """The issue's count (35,886 epoch-passes) and the prefixes it names, as planned here."""
+    config = paper_config("cifar10_resnet18_fairness")
+    runs = all_runs(config)
+    plan = plan_prefixes(runs)
+    got = {(child.split("/")[2], b.parent.name, b.epoch) for child, b in plan.items()}
+    assert got == {("dafa", "trades_dafa", 69), ("trades_trix", "trades_dafa", 99)}
+    assert len(plan) == 6  # three seeds
+    assert training_passes(runs) == 35_886
+    assert training_passes(runs, plan) == 35_886 - 3 * 12 * (69 + 99)
+    counts = count_training_passes(config)
+    assert counts["without_sharing"] == 35_886
+    assert counts["with_sharing"] == 35_886 - 3 * 12 * (69 + 99)
+    by_name = {r.name: r for r in runs}
+    assert passes_per_sample(by_name["codat"]) == 11
+    assert passes_per_sample(by_name["trix"]) == 12
+
+
+def test_trix_lambda_sweep_shares_the_epochs_before_warm_up():
+    plan = plan_prefixes(all_runs(paper_config("sweep_trix_lambda")))
+    assert {b.epoch for b in plan.values()} == {69}
+    assert {b.parent.name for b in plan.values()} == {"trix-dafa_lam0.5"}
+    assert len(plan) == 9  # lam 1, 1.5, 2 for three seeds
+
+
+def test_a_parent_trains_its_prefix_itself():
+    """No run branches from a state its parent took from another run: the plan has no
+    cycles and every parent's own branch lies before the one it hands on."""
+    runs = [run("trades", name="a"), run("dafa", DAFA, name="b"), run("trades", name="c", epochs=6)]
+    plan = plan_prefixes(runs)
+    assert {k: (b.parent.name, b.epoch) for k, b in plan.items()} == {
+        run_dir(runs[1]): ("a", 2),
+        run_dir(runs[2]): ("a", 3),
+    }
+
+
+def compare(a, b, where: str = "") -> None:
+    """Nested checkpoint contents equal: tensors by torch.equal, the rest by ==."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            compare(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            compare(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def assert_same_outputs(one: Path, two: Path) -> None:
+    for name in ("last.pt", "best.pt"):
+        compare(load_torch(one / name), load_torch(two / name), name)
+    for name in ("history.csv", "method_state.csv", "config.json"):
+        assert (one / name).read_text() == (two / name).read_text(), name
+
+
+PAIRS = {
+    # parent, child: the child takes the parent's first prefix_epochs(child, parent) epochs
+    "trades-longer-trades": (
+        run("trades", schedule="piecewise", milestones=[4]),
+        run("trades", name="long", epochs=6, schedule="piecewise", milestones=[5]),
+    ),
+    "trades-dafa": (run("trades"), run("dafa", DAFA)),
+    "dafa-trades": (run("dafa", DAFA), run("trades")),
+    "dafa-dafa_lam": (run("dafa", DAFA), run("dafa", {**DAFA, "lam": 2.0}, name="dafa2")),
+    "trades-trix": (run("trades"), run("trix", TRIX)),
+    "trix-dafa": (run("trix", TRIX), run("dafa", DAFA)),
+    "trix-trix_dafa_lam": (
+        run("trix", {"warmup_epoch": 3}),
+        run("trix", {"warmup_epoch": 3, "dafa_lam": 2.0}, name="trix2"),
+    ),
+}
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_branched_run_equals_run_from_scratch(pair, digits, tmp_path):
+    """The child trained from the parent's branch state ends where it ends from scratch: the
+    same weights, optimiser, scheduler, RNG and method state in last.pt, the same best.pt
+    (epoch, score, weights), history.csv and method_state.csv."""
+    torch.set_num_threads(1)
+    parent, child = PAIRS[pair]
+    k = prefix_epochs(child, parent)
+    assert k >= 2 or pair == "trades-longer-trades" and k == 3
+    branch = tmp_path / "parent" / f"branch_e{k}.pt"
+    train(parent, digits, tmp_path / "parent", tmp_path / "r", stop_at=k, branch_out=branch,
+          progress=False)  # fmt: skip
+    assert not list((tmp_path / "r").glob("*.pt"))  # the resume state went with the branch
+    train(child, digits, tmp_path / "branched", tmp_path / "r", start_from=branch, progress=False)
+    train(child, digits, tmp_path / "scratch", tmp_path / "r", progress=False)
+    assert_same_outputs(tmp_path / "branched", tmp_path / "scratch")
+    if pair == "trades-longer-trades":  # the lr of epoch 4 is the child's own, not the parent's
+        history = (tmp_path / "branched" / "history.csv").read_text().splitlines()
+        lrs = [float(row.split(",")[1]) for row in history[1:]]
+        assert lrs == [0.05] * 4 + [0.05 * 0.1] * 2
+
+
+def test_a_run_continues_from_its_own_branch(digits, tmp_path):
+    """A parent's own job starts from the state it wrote for its child, and a resume state
+    beyond a segment's end (another plan's) is not used for that segment."""
+    torch.set_num_threads(1)
+    parent = run("trades")
+    train(parent, digits, tmp_path / "straight", tmp_path / "r", progress=False)
+    resume = tmp_path / "r2"
+    first, second = tmp_path / "seg" / "branch_e1.pt", tmp_path / "seg" / "branch_e3.pt"
+    train(parent, digits, tmp_path / "seg", resume, stop_at=1, branch_out=first, progress=False)
+    train(parent, digits, tmp_path / "seg", resume, start_from=first, stop_at=3,
+          branch_out=second, progress=False)  # fmt: skip
+    train(parent, digits, tmp_path / "seg", resume, start_from=second, progress=False)
+    assert_same_outputs(tmp_path / "straight", tmp_path / "seg")
+    assert load_torch(first)["epoch"] == 0 and load_torch(second)["epoch"] == 2
