@@ -1,4 +1,5 @@
-"""Workflow step: train one run and write last.pt, best.pt, history.csv and config.json."""
+"""Workflow step: train one run and write last.pt, best.pt, history.csv and config.json; or
+(rule branch) train it through a shared prefix and write its state then (fairat.prefixes)."""
 
 from fairat.jobserver import hand_over
 
@@ -22,10 +23,14 @@ with (
 ):
     sm = snakemake  # noqa: F821
     torch.set_num_threads(sm.threads)
+    branch = sm.output.state if sm.rule == "branch" else None  # a shared prefix's end
     train(
         RunConfig.from_json(sm.params.run),
         load_prepared(sm.input.data),
-        Path(sm.output.last).parent,
+        Path(sm.output[0]).parent,
         Path(sm.params.resume),
         init_checkpoint=sm.input.init or None,
+        start_from=sm.input.start or None,
+        stop_at=int(sm.wildcards.branch) if branch else None,
+        branch_out=branch,
     )

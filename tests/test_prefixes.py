@@ -4,6 +4,7 @@ from another's branch state ends bit for bit where it ends when trained from scr
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,40 @@ def test_a_run_continues_from_its_own_branch(digits, tmp_path):
     train(parent, digits, tmp_path / "seg", resume, start_from=second, progress=False)
     assert_same_outputs(tmp_path / "straight", tmp_path / "seg")
     assert load_torch(first)["epoch"] == 0 and load_torch(second)["epoch"] == 2
+
+
+@pytest.mark.workflow
+def test_workflow_shares_prefixes_and_writes_the_same_tables(tmp_path):
+    """The DAG with a DAFA, a TRIX and a longer TRADES run that branch from a TRADES run: the
+    dry run says who branches from whom, and every table, history and method log equals the
+    one written with share_prefixes: false."""
+    from helpers import run_snakemake
+
+    config = REPO / "tests" / "configs" / "prefixes.yaml"
+    off = tmp_path / "off.yaml"
+    off.write_text(config.read_text() + "share_prefixes: false\n")
+    target = "results/tables/summary.csv"
+    dry = run_snakemake(tmp_path / "on", "--configfile", str(config), "-n", target)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    run = "digits/cnn_small/{}/eps16_255/seed0"
+    for child, epochs in (("dafa", "1-1"), ("trix", "1-1"), ("trades_long", "1-2")):
+        line = f"{run.format(child)}: epochs {epochs} from {run.format('trades')}"
+        assert line in dry.stderr, dry.stderr[:2000]
+    assert re.search(r"^branch\s+2$", dry.stdout, re.M), dry.stdout  # trades after epochs 1, 2
+    for workdir, path in (("on", config), ("off", off)):
+        done = run_snakemake(tmp_path / workdir, "--configfile", str(path), "--cores", "2", target)
+        assert done.returncode == 0, done.stderr[-3000:]
+    on, off_dir = tmp_path / "on", tmp_path / "off"
+    assert not list(off_dir.glob("results/runs/**/branch_e*.pt"))
+    branches = sorted(p.name for p in on.glob(f"results/runs/{run.format('trades')}/branch_e*.pt"))
+    assert branches == ["branch_e1.pt", "branch_e2.pt"]
+    log = (on / f"logs/train/{run.format('trades_long')}.log").read_text()
+    assert "epochs 1-2 from" in log
+    for table in ("summary.csv", "classwise.csv"):
+        assert (on / "results/tables" / table).read_bytes() == (
+            off_dir / "results/tables" / table
+        ).read_bytes(), table
+    for name in ("trades", "dafa", "trix", "trades_long"):
+        assert_same_outputs(
+            on / "results/runs" / run.format(name), off_dir / "results/runs" / run.format(name)
+        )

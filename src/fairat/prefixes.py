@@ -1,5 +1,5 @@
 """Shared training prefixes: runs of one config whose first k epochs are provably the same
-computation are trained through epoch k once (docs/workflow.md, "Shared prefixes").
+computation are trained through epoch k once (docs/configs.md, "Shared prefixes").
 
 Two runs share their first k epochs when
 

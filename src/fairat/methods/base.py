@@ -129,7 +129,7 @@ class Method:
         for every epoch. A declaration also promises that after that many epochs this method's
         state is ``other``'s (the same method: its ``state_dict`` carries over) or, for another
         method, this method's fresh state, up to per-epoch counters that ``on_epoch_start``
-        resets; the child of a shared prefix starts from it (docs/workflow.md, "Shared
+        resets; the child of a shared prefix starts from it (docs/configs.md, "Shared
         prefixes"). :func:`fairat.prefixes.prefix_epochs` takes the larger of the two sides'
         declarations, so a pair needs only one. tests/test_prefixes.py trains every declared
         pair both ways and compares the outputs bit for bit."""
