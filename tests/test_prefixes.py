@@ -49,6 +49,8 @@ def test_declared_prefixes():
     assert prefix_epochs(run("trix", {**TRIX, "mix_from_epoch": 1}), trades) == 1
     assert prefix_epochs(run("trix", {"warmup_epoch": 3}), trades) == 0  # mixes from epoch 1
     assert prefix_epochs(run("trix", TRIX), run("dafa", DAFA)) == 2
+    basic = run("trix", {"warmup_epoch": 3, "assignment": "untargeted"})  # never targets
+    assert prefix_epochs(basic, trades) == 2
     mixing = run("trix", {"warmup_epoch": 3})
     assert prefix_epochs(run("trix", {"warmup_epoch": 3, "dafa_lam": 2.0}), mixing) == 2
     assert prefix_epochs(run("trix", {"warmup_epoch": 3, "assignment": "targeted"}), mixing) == 0
@@ -97,6 +99,15 @@ def test_trix_lambda_sweep_shares_the_epochs_before_warm_up():
     assert len(plan) == 9  # lam 1, 1.5, 2 for three seeds
 
 
+def test_trix_basic_shares_the_trades_epochs_before_warm_up():
+    """The ablation's TRIX-Basic never targets a sample: through epoch 69 it is its TRADES."""
+    config = paper_config("ablation_trix_cifar10")
+    plan = plan_prefixes(all_runs(config))
+    got = {(child.split("/")[2], b.parent.name, b.epoch) for child, b in plan.items()}
+    assert got == {("trix_basic", "trades_trix", 69)}
+    assert count_training_passes(config)["with_sharing"] == 21_600 - 3 * 12 * 69
+
+
 def test_a_parent_trains_its_prefix_itself():
     """No run branches from a state its parent took from another run: the plan has no
     cycles and every parent's own branch lies before the one it hands on."""
@@ -142,6 +153,10 @@ PAIRS = {
     "dafa-dafa_lam": (run("dafa", DAFA), run("dafa", {**DAFA, "lam": 2.0}, name="dafa2")),
     "trades-trix": (run("trades"), run("trix", TRIX)),
     "trix-dafa": (run("trix", TRIX), run("dafa", DAFA)),
+    "trades-trix_basic": (
+        run("trades"),
+        run("trix", {"warmup_epoch": 3, "assignment": "untargeted"}),
+    ),
     "trix-trix_dafa_lam": (
         run("trix", {"warmup_epoch": 3}),
         run("trix", {"warmup_epoch": 3, "dafa_lam": 2.0}, name="trix2"),

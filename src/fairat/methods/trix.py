@@ -88,6 +88,7 @@ from fairat.methods._dafa_weights import (
     dafa_weights,
 )
 from fairat.methods.base import (
+    ALL_EPOCHS,
     AT_LEAST_ONE,
     NON_NEGATIVE,
     POSITIVE,
@@ -175,17 +176,20 @@ class TRIX(Method):
         sample gets the untargeted KL attack, which is TRADES's attack on the same inputs (the
         clean softmax is computed once in eval mode either way), and through epoch
         ``warmup_epoch`` - 1 the weights are 1: so TRIX is TRADES, and DAFA, through the
-        smaller of the two. With the default ``mix_from_epoch: 0`` that is no epoch. Two TRIX
+        smaller of the two. With the default ``mix_from_epoch: 0`` that is no epoch, unless
+        ``assignment`` is ``untargeted`` (TRIX-Basic), which never targets a sample. Two TRIX
         runs differing in ``dafa_lam`` or ``warmup_epoch`` share the epochs before the
         earlier warm-up epoch (the weights are computed at its end; see DAFA's rule); in
         ``lam`` or ``assignment``, the epochs before mixing starts."""
         if not same_fields(params, other_params, TradesParams):
             return 0
         tau = params.warmup_epoch - 1
+        untargeted = params.assignment == "untargeted"
+        untargeted_until = ALL_EPOCHS if untargeted else params.mix_from_epoch
         if other is TRADES:
-            return min(tau, params.mix_from_epoch)
+            return min(tau, untargeted_until)
         if other is DAFA:
-            return min(tau, other_params.warmup_epoch - 1, params.mix_from_epoch)
+            return min(tau, other_params.warmup_epoch - 1, untargeted_until)
         if other is cls:
             tau = min(tau, other_params.warmup_epoch - 1)
             mix = min(params.mix_from_epoch, other_params.mix_from_epoch)
