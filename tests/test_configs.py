@@ -51,15 +51,14 @@ def test_a_paper_config_replaces_the_default_instead_of_merging_into_it(path, tm
     # the table of paper configs in docs/configs.md gives these job counts
     readme = (REPO / "docs" / "configs.md").read_text()
     row = re.search(
-        rf"^\| `config/{path.name}` \|.*\| (\d+) \((\d+) train, (?:(\d+) branch, )?"
-        r"(\d+) evaluate(?:, (\d+) zoo)?\) \|",
+        rf"^\| `config/{path.name}` \|.*\| (\d+) \((\d+) train, (\d+) evaluate"
+        r"(?:, (\d+) zoo)?\) \|",
         readme,
         re.M,
     )
     assert row, f"docs/configs.md has no row for config/{path.name}"
     counts = [int(g or 0) for g in row.groups()]
-    branches = jobs.get("branch", 0)  # shared prefixes' ends (fairat.prefixes)
-    assert counts == [jobs["total"], grid_size(config), branches, grid_size(config), zoo]
+    assert counts == [jobs["total"], grid_size(config), grid_size(config), zoo]
 
 
 def test_the_default_config_plans_every_method_on_its_grid(tmp_path):

@@ -4,7 +4,6 @@ from another's branch state ends bit for bit where it ends when trained from scr
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import pytest
@@ -173,10 +172,10 @@ def test_branched_run_equals_run_from_scratch(pair, digits, tmp_path):
     parent, child = PAIRS[pair]
     k = prefix_epochs(child, parent)
     assert k >= 2 or pair == "trades-longer-trades" and k == 3
-    branch = tmp_path / "parent" / f"branch_e{k}.pt"
-    train(parent, digits, tmp_path / "parent", tmp_path / "r", stop_at=k, branch_out=branch,
-          progress=False)  # fmt: skip
-    assert not list((tmp_path / "r").glob("*.pt"))  # the resume state went with the branch
+    train(parent, digits, tmp_path / "parent", tmp_path / "r", branch_at=[k],
+          branch_dir=tmp_path / "parent" / "branches", progress=False)  # fmt: skip
+    branch = tmp_path / "parent" / "branches" / f"branch_e{k}.pt"
+    assert not list((tmp_path / "r").glob("*.pt"))  # resume and kept states went with the run
     train(child, digits, tmp_path / "branched", tmp_path / "r", start_from=branch, progress=False)
     train(child, digits, tmp_path / "scratch", tmp_path / "r", progress=False)
     assert_same_outputs(tmp_path / "branched", tmp_path / "scratch")
@@ -186,20 +185,24 @@ def test_branched_run_equals_run_from_scratch(pair, digits, tmp_path):
         assert lrs == [0.05] * 4 + [0.05 * 0.1] * 2
 
 
-def test_a_run_continues_from_its_own_branch(digits, tmp_path):
-    """A parent's own job starts from the state it wrote for its child, and a resume state
-    beyond a segment's end (another plan's) is not used for that segment."""
+def test_a_parent_keeps_its_branch_state_through_a_crash(digits, tmp_path):
+    """Keeping a branch state changes none of the parent's outputs, and a parent killed after
+    the branch epoch and resumed still writes it (kept beside the resume state)."""
+    from helpers import Crash, crash_after
+
     torch.set_num_threads(1)
     parent = run("trades")
-    train(parent, digits, tmp_path / "straight", tmp_path / "r", progress=False)
-    resume = tmp_path / "r2"
-    first, second = tmp_path / "seg" / "branch_e1.pt", tmp_path / "seg" / "branch_e3.pt"
-    train(parent, digits, tmp_path / "seg", resume, stop_at=1, branch_out=first, progress=False)
-    train(parent, digits, tmp_path / "seg", resume, start_from=first, stop_at=3,
-          branch_out=second, progress=False)  # fmt: skip
-    train(parent, digits, tmp_path / "seg", resume, start_from=second, progress=False)
-    assert_same_outputs(tmp_path / "straight", tmp_path / "seg")
-    assert load_torch(first)["epoch"] == 0 and load_torch(second)["epoch"] == 2
+    train(parent, digits, tmp_path / "plain", tmp_path / "r1", progress=False)
+    out, resume, branches = tmp_path / "kept", tmp_path / "r2", tmp_path / "kept" / "branches"
+    with pytest.raises(Crash):
+        train(parent, digits, out, resume, branch_at=[1, 2], branch_dir=branches,
+              progress=False, after_epoch=crash_after(2))  # fmt: skip
+    assert not branches.exists()
+    train(parent, digits, out, resume, branch_at=[1, 2], branch_dir=branches, progress=False)
+    assert_same_outputs(tmp_path / "plain", out)
+    assert sorted(p.name for p in branches.iterdir()) == ["branch_e1.pt", "branch_e2.pt"]
+    assert [load_torch(branches / f"branch_e{k}.pt")["epoch"] for k in (1, 2)] == [0, 1]
+    assert not list(resume.iterdir())
 
 
 @pytest.mark.workflow
@@ -219,14 +222,17 @@ def test_workflow_shares_prefixes_and_writes_the_same_tables(tmp_path):
     for child, epochs in (("dafa", "1-1"), ("trix", "1-1"), ("trades_long", "1-2")):
         line = f"{run.format(child)}: epochs {epochs} from {run.format('trades')}"
         assert line in dry.stderr, dry.stderr[:2000]
-    assert re.search(r"^branch\s+2$", dry.stdout, re.M), dry.stdout  # trades after epochs 1, 2
+    parent = f"results/runs/{run.format('trades')}/branches"
+    assert f"input: data/digits.npz, {parent}" in dry.stdout  # the children wait for it
     for workdir, path in (("on", config), ("off", off)):
         done = run_snakemake(tmp_path / workdir, "--configfile", str(path), "--cores", "2", target)
         assert done.returncode == 0, done.stderr[-3000:]
     on, off_dir = tmp_path / "on", tmp_path / "off"
     assert not list(off_dir.glob("results/runs/**/branch_e*.pt"))
-    branches = sorted(p.name for p in on.glob(f"results/runs/{run.format('trades')}/branch_e*.pt"))
-    assert branches == ["branch_e1.pt", "branch_e2.pt"]
+    assert sorted(p.name for p in (on / parent).glob("branch_e*.pt")) == [
+        "branch_e1.pt",
+        "branch_e2.pt",
+    ]
     log = (on / f"logs/train/{run.format('trades_long')}.log").read_text()
     assert "epochs 1-2 from" in log
     for table in ("summary.csv", "classwise.csv"):

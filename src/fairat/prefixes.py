@@ -17,9 +17,9 @@ Every epoch reseeds from (seed, epoch) (:func:`fairat.train.epoch_seed`) and val
 on the fixed split with a fixed seed, so the child's first k epochs, their history and their
 checkpoint selection are the parent's. :func:`plan_prefixes` gives each run at most one parent
 (the earlier run in config order sharing the most epochs, among those whose own branch lies
-earlier, so that the parent trains that prefix itself); the parent's job writes its complete
-training state after epoch k (:func:`fairat.train.train`, ``stop_at``) and the child's job
-starts from it. tests/test_prefixes.py trains every declared pair from scratch and from the
+earlier, so that the parent trains that prefix itself); the parent's job keeps its complete
+training state after epoch k and writes it with its outputs (:func:`fairat.train.train`,
+``branch_at``), and the child's job starts from it. tests/test_prefixes.py trains every declared pair from scratch and from the
 branch state and compares the outputs bit for bit.
 
 :func:`training_passes` counts what a config trains, with and without sharing.
@@ -125,20 +125,14 @@ def branch_epochs(plan: dict[str, Branch]) -> dict[str, list[int]]:
     return {name: sorted(epochs) for name, epochs in cuts.items()}
 
 
-def segment_start(
-    plan: dict[str, Branch], cuts: dict[str, list[int]], run: RunConfig, stop: int
-) -> tuple[str, int] | None:
-    """Where the job that trains ``run`` up to ``stop`` epochs starts: ``(run_dir, epoch)`` of
-    the branch state it loads (its own latest earlier one, else its parent's), or None for
-    epoch 1."""
-    name = run_dir(run)
-    own = [k for k in cuts.get(name, []) if k < stop]
-    if own:
-        return name, own[-1]
-    if name in plan:
-        branch = plan[name]
-        return run_dir(branch.parent), branch.epoch
-    return None
+def workflow_plan(config: dict, runs: list[RunConfig] | None = None) -> dict[str, Branch]:
+    """The plan of a (schema-validated) workflow config: :func:`plan_prefixes` of its runs,
+    or nothing with ``share_prefixes: false``. ``runs`` saves resolving them again."""
+    if not config.get("share_prefixes", True):
+        return {}
+    from fairat.config import all_runs
+
+    return plan_prefixes(all_runs(config) if runs is None else runs)
 
 
 def describe(plan: dict[str, Branch]) -> list[str]:

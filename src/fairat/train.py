@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from shutil import copyfile
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from torch import nn
 
 from fairat.checkpoint import (
     DamagedFileError,
+    atomic_write,
     load_torch,
     move_aside,
     rng_state,
@@ -120,20 +122,21 @@ def train(
     *,
     init_checkpoint: str | Path | None = None,
     start_from: str | Path | None = None,
-    stop_at: int | None = None,
-    branch_out: str | Path | None = None,
+    branch_at: tuple[int, ...] | list[int] = (),
+    branch_dir: str | Path | None = None,
     progress: bool = True,
     after_epoch: Callable[[int], None] | None = None,
 ) -> list[dict[str, float]]:
     """Train one run and write its outputs to ``out_dir``; returns the per-epoch history, one
     dict per epoch (the rows of history.csv).
 
-    Shared prefixes (:mod:`fairat.prefixes`): ``start_from`` is a branch state, this run's own
-    or that of a run whose first epochs are this run's; training continues after its epoch
-    (:func:`_adopt_branch`). With ``stop_at`` the job trains through epoch ``stop_at`` only and
-    writes the complete state then (weights, optimiser, scheduler, RNG, history, best-so-far,
-    method state and log) to ``branch_out`` instead of the outputs. A resume state of this run
-    is used instead when it lies between the two.
+    Shared prefixes (:mod:`fairat.prefixes`): after each epoch k of ``branch_at`` the run's
+    complete state (weights, optimiser, scheduler, RNG, history, best-so-far, method state and
+    its log) is kept beside the resume state, and at the end it is written atomically to
+    ``branch_dir/branch_e<k>.pt`` (``branch_dir`` is created, empty if nothing branches).
+    ``start_from`` is such a state of a run whose first epochs are this run's: training
+    continues after its epoch (:func:`_adopt_branch`); a resume state of this run past that
+    epoch is used instead.
 
     ``after_epoch(epoch)`` is called once the epoch's resume state is saved (tests use it to
     simulate a crash).
@@ -176,15 +179,13 @@ def train(
         [],
         {"score": [-1.0, -1.0], "epoch": -1, "model": None},
     )
-    stop = cfg.epochs if stop_at is None else stop_at
-    if stop_at is not None and (branch_out is None or not 0 < stop_at <= cfg.epochs):
-        raise ValueError(f"stop_at {stop_at} needs branch_out and must lie in 1..{cfg.epochs}")
+    cuts = sorted(set(branch_at))
+    if cuts and (branch_dir is None or not 0 < cuts[0] <= cuts[-1] < cfg.epochs):
+        raise ValueError(f"branch_at {cuts} needs branch_dir and epochs in 1..{cfg.epochs - 1}")
     branch = None if start_from is None else load_torch(start_from, device)
     state = _load_resume_state(state_path, device)
-    first = 0 if branch is None else branch["epoch"] + 1
-    if state is not None and not first <= state["epoch"] + 1 <= stop:
-        _log(f"[{run.name}] resume state at epoch {state['epoch'] + 1} is outside {first}..{stop}")
-        state = None  # of another plan of shared prefixes: start from the branch instead
+    if state is not None and branch is not None and state["epoch"] < branch["epoch"]:
+        state = None  # the branch state lies further on
     if state is None and branch is not None:
         start, best, history, method_state = _adopt_branch(
             branch, run, raw_model, optimizer, scheduler, method
@@ -200,7 +201,7 @@ def train(
         history, method_state = state["history"], state["method_state"]
         _log(f"[{run.name}] resuming from epoch {start} ({state_path})")
 
-    for epoch in range(start, stop):
+    for epoch in range(start, cfg.epochs):
         t0 = time.time()
         method.on_epoch_start(epoch)
         torch.manual_seed(epoch_seed(run.seed, epoch))
@@ -259,22 +260,19 @@ def train(
             "method_name": run.method,
         }
         save_torch(state, state_path)
+        if epoch + 1 in cuts:  # kept with the resume state until the run's outputs are written
+            save_torch(state, _kept_branch(state_path, epoch + 1))
         if after_epoch is not None:
             after_epoch(epoch)
-
-    if stop_at is not None:
-        state = state if state is not None else branch  # None: no epoch trained
-        if state is None or state["epoch"] + 1 != stop:
-            raise RuntimeError(f"[{run.name}] no state after epoch {stop} to write")
-        save_torch(state, branch_out)
-        state_path.unlink(missing_ok=True)
-        _log(f"[{run.name}] wrote the state after epoch {stop} to {branch_out}")
-        return history
 
     _write_outputs(out_dir, run, raw_model, optimizer, scheduler, method, best)
     save_text(csv_text(method_state), out_dir / "method_state.csv")
     save_text(csv_text(history), out_dir / "history.csv")
+    if branch_dir is not None:
+        _write_branches(run, state_path, cuts, Path(branch_dir))
     state_path.unlink(missing_ok=True)
+    for k in cuts:  # after the resume state: a crash before this trains the run again
+        _kept_branch(state_path, k).unlink(missing_ok=True)
     return history
 
 
@@ -429,7 +427,7 @@ def _write_outputs(out_dir, run, model, optimizer, scheduler, method, best) -> N
 
 
 def _adopt_branch(branch: dict, run: RunConfig, model, optimizer, scheduler, method: Method):
-    """Load a branch state (:func:`train` with ``stop_at``) into this run's objects; return
+    """Load a branch state (:func:`train` with ``branch_at``) into this run's objects; return
     (first epoch to train, best-so-far, history rows, method_state rows).
 
     The writer's method state carries over when it ran the same method; otherwise this run's
@@ -453,6 +451,24 @@ def _adopt_branch(branch: dict, run: RunConfig, model, optimizer, scheduler, met
         group["lr"] = base * factor
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
     return start, branch["best"], branch["history"], method_state
+
+
+def _kept_branch(state_path: Path, epoch: int) -> Path:
+    return state_path.with_name(f"{state_path.stem}.branch_e{epoch}.pt")
+
+
+def _write_branches(run: RunConfig, state_path: Path, cuts: list[int], branch_dir: Path) -> None:
+    """Copy the kept branch states into ``branch_dir`` (atomically; the directory is made even
+    when empty). A state this job never saw (it resumed past the epoch from a resume state
+    saved without ``branch_at``) is missing: the child then trains from epoch 1."""
+    branch_dir.mkdir(parents=True, exist_ok=True)
+    for k in cuts:
+        kept = _kept_branch(state_path, k)
+        if not kept.exists():
+            _log(f"warning: [{run.name}] no state after epoch {k} was kept; its child starts over")
+            continue
+        atomic_write(branch_dir / f"branch_e{k}.pt", lambda tmp, kept=kept: copyfile(kept, tmp))
+        _log(f"[{run.name}] wrote its state after epoch {k} to {branch_dir}/branch_e{k}.pt")
 
 
 def _load_resume_state(path: Path, device: torch.device) -> dict | None:

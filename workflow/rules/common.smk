@@ -10,7 +10,7 @@ from fairat.config import EvalConfig, data_settings, resolve_run
 from fairat.methods.base import parse_dataclass
 from fairat.eps import eps_tag
 from fairat.methods import METHODS, Method
-from fairat.prefixes import branch_epochs, describe, plan_prefixes, segment_start
+from fairat.prefixes import describe, workflow_plan
 from fairat.schema import write_schema
 from fairat.corruptions import settings as corruption_settings
 from fairat.zoo import entries as external_entries
@@ -55,7 +55,6 @@ wildcard_constraints:
     seed="[0-9]+",
     checkpoint="last|best",
     variant="[a-z0-9][a-z0-9_.-]*",
-    branch="[0-9]+",
 
 
 def run_config(wildcards):
@@ -81,10 +80,9 @@ def run_path(run):
     )
 
 
-# shared prefixes (fairat.prefixes): {run path: Branch(parent, epoch)}, and each parent's
-# branch epochs; printed at start-up, so `snakemake -n` shows who branches from whom
-PREFIXES = plan_prefixes(RUNS) if config["share_prefixes"] else {}
-BRANCH_EPOCHS = branch_epochs(PREFIXES)
+# shared prefixes (fairat.prefixes): {run path: Branch(parent, epoch)}; printed at start-up,
+# so that `snakemake -n` shows who branches from whom
+PREFIXES = workflow_plan(config, RUNS)
 if PREFIXES:
     print(
         f"fairat: {len(PREFIXES)} run(s) start from another run's state (share_prefixes):",
@@ -94,16 +92,18 @@ if PREFIXES:
     )
 
 
-def start_state(wildcards, stop=None):
-    """The branch state (`branch_e<k>.pt`) the job that trains a run through epoch `stop`
-    (default: its last) starts from: the run's own latest earlier one, else its parent's; or
-    nothing (epoch 1)."""
-    run = run_config(wildcards)
-    stop = run.train.epochs if stop is None else int(stop)
-    start = segment_start(PREFIXES, BRANCH_EPOCHS, run, stop)
-    if start is None:
+def parent_branches(wildcards):
+    """The `branches` directory of the run whose first epochs this run takes, or nothing."""
+    branch = PREFIXES.get(RUN.format(**wildcards))
+    if branch is None:
         return []
-    return f"{RESULTS}/runs/{start[0]}/branch_e{start[1]}.pt"
+    return f"{RESULTS}/runs/{run_path(branch.parent)}/branches"
+
+
+def branch_name(wildcards):
+    """The state file in `parent_branches` this run starts from ("" for epoch 1)."""
+    branch = PREFIXES.get(RUN.format(**wildcards))
+    return "" if branch is None else f"branch_e{branch.epoch}.pt"
 
 
 def init_checkpoint(wildcards):
