@@ -4,6 +4,7 @@ from another's branch state ends bit for bit where it ends when trained from scr
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -240,6 +241,22 @@ def test_workflow_shares_prefixes_and_writes_the_same_tables(tmp_path):
             off_dir / "results/tables" / table
         ).read_bytes(), table
     for name in ("trades", "dafa", "trix", "trades_long"):
+        assert_same_outputs(
+            on / "results/runs" / run.format(name), off_dir / "results/runs" / run.format(name)
+        )
+
+    # sharing turned on where the runs were trained without it: the parent is not retrained;
+    # the children are (their input changed), find no state in its branches/ and start over
+    dry = run_snakemake(off_dir, "--configfile", str(config), "-n", target)
+    planned = re.findall(
+        r"results/runs/digits/cnn_small/(\w+)/eps16_255/seed0/last\.pt", dry.stdout
+    )
+    assert "trades" not in planned and {"dafa", "trix", "trades_long"} <= set(planned)
+    again = run_snakemake(off_dir, "--configfile", str(config), "--cores", "2", target)
+    assert again.returncode == 0, again.stderr[-3000:]
+    log = (off_dir / f"logs/train/{run.format('dafa')}.log").read_text()
+    assert "does not exist: training from epoch 1" in log
+    for name in ("dafa", "trix", "trades_long"):
         assert_same_outputs(
             on / "results/runs" / run.format(name), off_dir / "results/runs" / run.format(name)
         )
