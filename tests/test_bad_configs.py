@@ -54,6 +54,10 @@ CASES = {
         changed(methods__trades={"train": {"precision": "fp16"}}),
         r"methods\.trades\.train\.precision: 'fp16' is not allowed; valid values: fp32, bf16",
     ),
+    "share_prefixes not a bool": (
+        changed(share_prefixes="no"),
+        r"'no' is not of type 'boolean'",
+    ),
     # method hyper-parameters
     "numeric string option": (
         changed(methods__mixup_at={"attack": 1}),

@@ -12,6 +12,7 @@ from fairat.methods.base import parse_dataclass
 from fairat.eps import eps_tag
 from fairat import gpuslots
 from fairat.methods import METHODS, Method
+from fairat.prefixes import describe, workflow_plan
 from fairat.schema import write_schema
 from fairat.corruptions import settings as corruption_settings
 from fairat.zoo import entries as external_entries
@@ -112,6 +113,32 @@ def run_path(run):
         eps=eps_tag(run.eps),
         seed=run.seed,
     )
+
+
+# shared prefixes (fairat.prefixes): {run path: Branch(parent, epoch)}; printed at start-up,
+# so that `snakemake -n` shows who branches from whom
+PREFIXES = workflow_plan(config, RUNS)
+if PREFIXES:
+    print(
+        f"fairat: {len(PREFIXES)} run(s) start from another run's state (share_prefixes):",
+        *describe(PREFIXES),
+        sep="\n  ",
+        file=sys.stderr,
+    )
+
+
+def parent_branches(wildcards):
+    """The `branches` directory of the run whose first epochs this run takes, or nothing."""
+    branch = PREFIXES.get(RUN.format(**wildcards))
+    if branch is None:
+        return []
+    return f"{RESULTS}/runs/{run_path(branch.parent)}/branches"
+
+
+def branch_name(wildcards):
+    """The state file in `parent_branches` this run starts from ("" for epoch 1)."""
+    branch = PREFIXES.get(RUN.format(**wildcards))
+    return "" if branch is None else f"branch_e{branch.epoch}.pt"
 
 
 def init_checkpoint(wildcards):

@@ -19,6 +19,7 @@ model that evaluation and checkpoint selection attack.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -129,6 +130,20 @@ class Method:
         return None
 
     @classmethod
+    def prefix_epochs(cls, params: Any, other: type[Method], other_params: Any) -> int:
+        """How many leading epochs this method with ``params`` computes exactly what ``other``
+        with ``other_params`` computes, given the same data, model, seed, optimiser and lr
+        (:mod:`fairat.prefixes` checks those): 0 (the default) for none, :data:`ALL_EPOCHS`
+        for every epoch. A declaration also promises that after that many epochs this method's
+        state is ``other``'s (the same method: its ``state_dict`` carries over) or, for another
+        method, this method's fresh state, up to per-epoch counters that ``on_epoch_start``
+        resets; the child of a shared prefix starts from it (docs/configs.md, "Shared
+        prefixes"). :func:`fairat.prefixes.prefix_epochs` takes the larger of the two sides'
+        declarations, so a pair needs only one. tests/test_prefixes.py trains every declared
+        pair both ways and compares the outputs bit for bit."""
+        return 0
+
+    @classmethod
     def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
         """Raise when an epoch-indexed hyper-parameter makes no sense for a run of ``epochs``
         epochs (a warm-up that never ends); checked before any job starts."""
@@ -161,6 +176,30 @@ class Method:
         if step_size is None:
             return eps * step_ratio
         return eps * (step_size / self.ctx.eps) if self.ctx.eps > 0 else torch.zeros_like(eps)
+
+
+ALL_EPOCHS = 1 << 30  # Method.prefix_epochs: the two computations never differ
+
+
+def same_until(params: Any, other_params: Any, read_from: dict[str, int]) -> int:
+    """For two ``Params`` of one method: ``ALL_EPOCHS`` if they are equal, else the smallest
+    ``read_from[field]`` over the fields in which they differ, the number of leading epochs in
+    which that field is not read; 0 when a differing field is not listed (read from the start)."""
+    epochs = ALL_EPOCHS
+    for f in dataclasses.fields(params):
+        if getattr(params, f.name) != getattr(other_params, f.name):
+            epochs = min(epochs, read_from.get(f.name, 0))
+    return epochs
+
+
+def same_fields(params: Any, other_params: Any, base: type) -> bool:
+    """Whether two ``Params`` (of possibly different methods) agree on every field of the
+    dataclass ``base`` that both extend (e.g. :class:`fairat.methods.trades.TradesParams`)."""
+    if not (isinstance(params, base) and isinstance(other_params, base)):
+        return False
+    return all(
+        getattr(params, f.name) == getattr(other_params, f.name) for f in dataclasses.fields(base)
+    )
 
 
 def class_names_state(prefix: str, values: torch.Tensor, names: list[str]) -> dict[str, float]:
