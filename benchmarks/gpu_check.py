@@ -23,7 +23,7 @@ table, a row per measurement (docs/gpu.md explains each):
 - ``kill and resume``: a short TRADES run (``fairat.train.train`` in a child process) killed
   with SIGKILL after its first epoch and resumed, against an uninterrupted one;
 - ``training processes``: aggregate PGD-10 AT images/s of 1, 2 and 4 processes training at once
-  on the one device.
+  on the one device: what the workflow config's ``resources.jobs_per_gpu`` should be set from.
 
 Data are synthetic and CIFAR-shaped (3x32x32 uint8, 10 classes: a colour and a pattern per class
 plus noise), so that the script needs no dataset; accuracies are those of that task, not of

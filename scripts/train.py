@@ -1,4 +1,5 @@
-"""Workflow step: train one run and write last.pt, best.pt, history.csv and config.json."""
+"""Workflow step: train one run and write last.pt, best.pt, history.csv, config.json and the
+states other runs start from (branches/, fairat.prefixes)."""
 
 from fairat.jobserver import hand_over
 
@@ -6,14 +7,16 @@ from fairat.jobserver import hand_over
 # and matplotlib (fairat.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
+import sys
 from pathlib import Path
 
 import torch
 
 from fairat.checkpoint import rebuild_damaged_inputs
-from fairat.config import RunConfig
+from fairat.config import RunConfig, run_dir
 from fairat.data import load_prepared
 from fairat.logs import log_to
+from fairat.prefixes import branch_epochs, workflow_plan
 from fairat.train import train
 
 with (
@@ -22,10 +25,22 @@ with (
 ):
     sm = snakemake  # noqa: F821
     torch.set_num_threads(sm.threads)
+    run = RunConfig.from_json(sm.params.run)
+    # shared prefixes: the parent's state this run starts from (absent when the parent was
+    # trained under another plan: then from epoch 1), and the epochs after which this run
+    # keeps its own for its children, planned from the config (not a param: adding or
+    # removing a child does not retrain its parent)
+    start = Path(sm.input.start) / sm.params.start if sm.params.start else None
+    if start is not None and not start.exists():
+        print(f"[{run.name}] {start} does not exist: training from epoch 1", file=sys.stderr)
+        start = None
     train(
-        RunConfig.from_json(sm.params.run),
+        run,
         load_prepared(sm.input.data),
         Path(sm.output.last).parent,
         Path(sm.params.resume),
         init_checkpoint=sm.input.init or None,
+        start_from=start,
+        branch_at=branch_epochs(workflow_plan(sm.config)).get(run_dir(run), []),
+        branch_dir=sm.output.branches,
     )

@@ -57,7 +57,15 @@ CASES = {
         changed(methods__trades={"train": {"precision": "fp16"}}),
         r"methods\.trades\.train\.precision: 'fp16' is not allowed; valid values: fp32, bf16, tf32",
     ),
+    "share_prefixes not a bool": (
+        changed(share_prefixes="no"),
+        r"'no' is not of type 'boolean'",
+    ),
     # method hyper-parameters
+    "numeric string option": (
+        changed(methods__mixup_at={"attack": 1}),
+        r"methods\.mixup_at\.attack: 1 is not a string",
+    ),
     "negative steps": (
         changed(methods__pgd_at={"steps": -2}),
         r"methods\.pgd_at\.steps: -2 is not allowed; must be >= 1",
@@ -113,10 +121,67 @@ CASES = {
         r"data\.digits\.downlaod",
     ),
     "val fraction 1": (changed(data__val_fraction=1.0), r"val_fraction"),
-    # models
+    # models and their arguments (each model's Args in src/fairat/models)
     "misspelt model argument": (
         changed(model_args={"cnn_small": {"widht": 8}}),
-        r"model_args\.cnn_small: unknown argument 'widht'; cnn_small accepts: width",
+        r"model_args\.cnn_small: unknown key\(s\) 'widht'; valid keys: width",
+    ),
+    "cnn_small width 0": (
+        changed(model_args={"cnn_small": {"width": 0}}),
+        r"model_args\.cnn_small\.width: 0 is not allowed; must be an integer >= 1",
+    ),
+    "cnn_small negative width": (
+        changed(model_args={"cnn_small": {"width": -8}}),
+        r"model_args\.cnn_small\.width: -8 is not allowed; must be an integer >= 1",
+    ),
+    "cnn_small width as text": (
+        changed(model_args={"cnn_small": {"width": "wide"}}),
+        r"model_args\.cnn_small\.width: 'wide' is not allowed; must be an integer >= 1",
+    ),
+    "cnn_small fractional width": (
+        changed(model_args={"cnn_small": {"width": 8.5}}),
+        r"model_args\.cnn_small\.width: 8\.5 is not allowed; must be an integer >= 1",
+    ),
+    "mlp depth 0": (
+        changed(model_args={"mlp": {"depth": 0}}),
+        r"model_args\.mlp\.depth: 0 is not allowed; must be an integer >= 1",
+    ),
+    "mlp hidden true": (
+        changed(model_args={"mlp": {"hidden": True}}),
+        r"model_args\.mlp\.hidden: True is not allowed; must be an integer >= 1",
+    ),
+    "wrn depth not 6n+4": (
+        changed(model_args={"wrn34_10": {"depth": 33}}),
+        r"model_args\.wrn34_10\.depth: 33 is not allowed; must be an integer >= 10 "
+        r"\(6n \+ 4: 10, 16, 22, 28, 34, \.\.\.\)",
+    ),
+    "wrn negative widen factor": (
+        changed(model_args={"wrn34_10": {"widen_factor": -10}}),
+        r"model_args\.wrn34_10\.widen_factor: -10 is not allowed; must be an integer >= 1",
+    ),
+    "wrn dropout 1": (
+        changed(model_args={"wrn34_10": {"dropout": 1}}),
+        r"model_args\.wrn34_10\.dropout: 1\.0 is not allowed; must be a number in \[0, 1\)",
+    ),
+    "wrn dropout as a word": (
+        changed(model_args={"wrn34_10": {"dropout": "none"}}),
+        r"model_args\.wrn34_10\.dropout: 'none' is not allowed; must be a number in \[0, 1\)",
+    ),
+    "resnet20 shortcut C": (
+        changed(model_args={"resnet20": {"shortcut": "C"}}),
+        r"model_args\.resnet20\.shortcut: 'C' is not allowed; must be one of 'A', 'B'",
+    ),
+    "resnet20 lower-case shortcut": (
+        changed(model_args={"resnet20": {"shortcut": "a"}}),
+        r"model_args\.resnet20\.shortcut: 'a' is not allowed; must be one of 'A', 'B'",
+    ),
+    "an argument resnet18 does not take": (
+        changed(model_args={"resnet18": {"width": 64}}),
+        r"model_args\.resnet18: unknown key\(s\) 'width'; valid keys: \(none\)",
+    ),
+    "an argument of another model": (
+        changed(model_args={"mlp": {"width": 64}}),
+        r"model_args\.mlp: unknown key\(s\) 'width'; valid keys: hidden, depth",
     ),
     "unknown model": (changed(models=["resnet99"]), r"resnet99"),
     # eps
@@ -197,6 +262,21 @@ def test_the_tiny_config_itself_passes(schema):
     assert set(variants) == {"natural", "pgd_at", "trades", "frl_rw"} and len(runs) == 8
 
 
+@pytest.mark.parametrize(
+    "model_args",
+    [
+        {"cnn_small": {"width": 1}},
+        {"mlp": {"hidden": 1, "depth": 1}},
+        {"wrn34_10": {"depth": 10, "widen_factor": 1, "dropout": "3/10"}},
+        {"resnet20": {"shortcut": "A"}},
+        {"linear": {}, "resnet18": {}, "preact_resnet18": {}},
+    ],
+)
+def test_valid_model_args_pass(schema, model_args):
+    _, runs = load_workflow_config(changed(model_args=model_args), schema)
+    assert runs and all(r.model_args == model_args.get(r.model, {}) for r in runs)
+
+
 def test_a_large_eps_can_be_forced(schema):
     variants, runs = load_workflow_config(changed(eps=[0.5], allow_large_eps=True), schema)
     assert {r.eps for r in runs} == {0.5}
@@ -210,7 +290,14 @@ def test_an_unwritable_results_dir_fails_before_training(schema, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["negative lr", "misspelt data key", "dafa warm-up at the end", "eps 1 meant as 1/255"]
+    "name",
+    [
+        "negative lr",
+        "misspelt data key",
+        "dafa warm-up at the end",
+        "eps 1 meant as 1/255",
+        "cnn_small width 0",
+    ],
 )
 def test_snakemake_stops_before_any_job(name, tmp_path):
     config, message = CASES[name]

@@ -3,6 +3,7 @@ profiles, and their documentation (dry runs; the real Slurm run is tests/slurm).
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -90,11 +91,38 @@ def test_bad_resources_fail_before_any_job_naming_the_field(tmp_path, resources,
     assert message in err and "['resources']" in err, err[-2000:]
 
 
-def test_local_profile_limits_gpu_jobs(tmp_path):
-    run = dry_run(tmp_path, "--profile", str(REPO / "profiles/local"), device="cuda")
+@pytest.mark.parametrize(
+    ("profile", "limit"),
+    [("local", "at most 3 GPU jobs at once"), ("slurm", None)],
+)
+def test_the_workflow_limits_gpu_jobs_on_one_machine_not_on_slurm(tmp_path, profile, limit):
+    """profiles/local sets no gpu limit of its own: the workflow's GPU slots (fairat.gpuslots)
+    give GPUs x jobs_per_gpu, here 3 fake GPUs x 1. Under the Slurm executor it sets none."""
+    settings = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())
+    assert "gpu" not in (settings.get("resources") or {})
+    config = {**yaml.safe_load(TINY.read_text()), "device": "cuda"}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "FAIRAT_FAKE_GPUS": "0,1,2"}
+    run = run_snakemake(
+        tmp_path,
+        "--configfile",
+        str(path),
+        "-n",
+        "--profile",
+        str(REPO / "profiles" / profile),
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
-    profile = yaml.safe_load((REPO / "profiles/local/config.yaml").read_text())
-    assert profile["resources"] == {"gpu": 1} and profile["cores"] == "all"
+    output = run.stdout + run.stderr
+    if limit is None:
+        assert "GPU slots" not in output
+    else:
+        assert settings["cores"] == "all"
+        assert (
+            f"GPU slots: 3 GPU(s) (0, 1, 2, from FAIRAT_FAKE_GPUS) x 1 job(s) each: {limit}"
+            in output
+        )
     assert resource(next(iter(resources_by_rule(run.stdout)["train"])), "gpu") == "1"
 
 
@@ -108,3 +136,4 @@ def test_config_readme_gives_the_schemas_resource_defaults():
         for key, value in defaults.items():
             assert f"{key}: {value}" in row, (rule, key, value, row)
     assert "| `gpus_per_job` | `null` |" in section and schema["gpus_per_job"]["default"] is None
+    assert "| `jobs_per_gpu` | `1` |" in section and schema["jobs_per_gpu"]["default"] == 1

@@ -3,10 +3,13 @@ own process (working directory, environment, streams, exit status, signals), and
 outlives the job process that asked for it.
 
 Each test talks to a server of its own: the PYTHON_* variable below is part of the server's
-name (fairat.jobserver.server_name), and FAIRAT_JOBSERVER_IDLE makes it exit soon after."""
+name (fairat.jobserver.server_name). Its idle limit (FAIRAT_JOBSERVER_IDLE) is long enough that a
+loaded machine never lets it lapse between two jobs of a test that expects the same server to
+answer both; the fixture ends the test's servers afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -63,7 +66,7 @@ class Probe:
         return {
             **os.environ,
             "PYTHON_FAIRAT_TEST_SERVER": self.server,
-            "FAIRAT_JOBSERVER_IDLE": "3",
+            "FAIRAT_JOBSERVER_IDLE": "60",
             "TAG": "t1",
             **extra,
         }
@@ -74,10 +77,29 @@ class Probe:
             return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
         return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
+    def servers(self) -> list[psutil.Process]:
+        """The job servers started for this probe (their environment names it)."""
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if "fairat.jobserver" in (proc.info["cmdline"] or []) and (
+                    proc.environ().get("PYTHON_FAIRAT_TEST_SERVER") == self.server
+                ):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return found
+
 
 @pytest.fixture
 def probe(tmp_path):
-    return Probe(tmp_path)
+    probe = Probe(tmp_path)
+    yield probe
+    servers = probe.servers()
+    for server in servers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            server.terminate()
+    psutil.wait_procs(servers, timeout=10)
 
 
 def facts(done: subprocess.CompletedProcess) -> dict:
@@ -157,38 +179,73 @@ def test_a_copy_dies_with_its_job_process(probe, tmp_path, sig):
 
 
 def test_an_idle_server_exits(probe):
-    done = probe()
+    done = probe(FAIRAT_JOBSERVER_IDLE="3")
     server = facts(done)["ppid"]
     assert psutil.pid_exists(server)
     assert gone(server, timeout=20), "the server did not exit after FAIRAT_JOBSERVER_IDLE"
 
 
+# What a refused client may see. The server accepts, reads the peer's uid and closes the
+# connection unread (fairat.jobserver.serve); whether that close lands before or after the
+# client's send decides the error: before it, send_fds or sendall fail with EPIPE
+# (BrokenPipeError); after it, the unread request makes the close a reset (ConnectionResetError
+# on send or recv); a close the client reads as the end of the stream is None from _recv. A
+# refused *connect* is not among them: the server listens all along and refuses nobody at
+# connect, so ConnectionRefusedError would mean no server was there to refuse anything.
+REFUSALS = {"BrokenPipeError", "ConnectionResetError", "end of stream"}
+
+OTHER_USER = """
+import json, os, pickle, socket, sys
+from fairat import jobserver
+name = jobserver.server_name()  # the server of the probe's user (root), named before setuid
+request = {
+    "script": sys.argv[1],  # would write the marker file if the server ran it
+    "snakemake": pickle.dumps(None),
+    "cwd": os.getcwd(),
+    "env": dict(os.environ),
+    "path": list(sys.path),
+}
+os.setuid(65534)
+conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+conn.connect(name)
+try:
+    jobserver._send(conn, request, fds=[0, 1, 2])
+    reply = jobserver._recv(conn)[0]
+    if isinstance(reply, dict) and "pid" in reply:
+        reply = ("ran", reply, jobserver._recv(conn)[0])  # wait for the copy's exit status
+    outcome = "end of stream" if reply is None else repr(reply)
+except (BrokenPipeError, ConnectionResetError) as err:
+    outcome = type(err).__name__
+print(json.dumps(outcome))
+"""
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another user")
-def test_the_server_refuses_other_users(probe):
-    idle = {"FAIRAT_JOBSERVER_IDLE": "30"}  # still up when the other user knocks
-    assert facts(probe(**idle))["in_copy"] is True
-    code = (
-        "import os, socket\n"
-        "from fairat import jobserver\n"
-        "name = jobserver.server_name()\n"
-        "os.setuid(65534)\n"
-        "conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
-        "conn.connect(name)\n"
-        "try:\n"
-        "    jobserver._send(conn, {'script': '/bin/true'}, fds=[0, 1, 2])\n"
-        "    print(jobserver._recv(conn)[0])\n"
-        "except ConnectionResetError:\n"  # closed on us with the request unread
-        "    print(None)\n"
-    )
+def test_the_server_refuses_other_users(probe, tmp_path):
+    first = facts(probe())
+    assert first["in_copy"] is True
+    marker = tmp_path / "ran"
+    script = tmp_path / "mark.py"
+    script.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
     out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=probe.env(**idle),
+        [sys.executable, "-c", OTHER_USER, str(script)],
+        env=probe.env(),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "None", "a connection from another user got an answer"
+    outcome = json.loads(out.stdout)
+    assert outcome in REFUSALS, f"a connection from another user got {outcome}"
+    # the server is still up and serving its own user: the same server (the copy's parent)
+    # runs the next job, and as it takes connections in order, it had dealt with the refused
+    # one before it answered this one: had it forked a copy for it, that copy would have
+    # reported a pid above, not a refusal
+    again = probe()
+    assert again.returncode == 0, again.stderr
+    assert facts(again)["in_copy"] is True
+    assert facts(again)["ppid"] == first["ppid"], "the server did not survive the refusal"
+    assert not marker.exists(), "the other user's request ran"
 
 
 def test_every_workflow_script_hands_over_before_its_imports():

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 
 from fairat.models import (
+    MODEL_ARGS,
     MODELS,
+    ModelArgumentError,
     Normalize,
     NormalizedModel,
     create_model,
     head,
     model_kwargs,
+    parse_model_args,
     replace_head,
 )
+from fairat.models._common import ModelArgs
+
+REPO = Path(__file__).resolve().parents[1]
 
 NUM_CLASSES = 13  # deliberately not 10
 IMAGE_SHAPES = [(1, 8, 8), (3, 32, 32)]
@@ -220,6 +230,81 @@ def test_model_kwargs_lists_defaults() -> None:
     assert model_kwargs("cnn_small") == {"width": 32}
     assert model_kwargs("wrn34_10") == {"depth": 34, "widen_factor": 10, "dropout": 0.0}
     assert model_kwargs("linear") == {}
+
+
+def _arguments() -> list[tuple[str, dataclasses.Field]]:
+    return [(name, f) for name in MODELS.names() for f in dataclasses.fields(MODEL_ARGS[name])]
+
+
+def test_every_argument_of_every_model_declares_what_it_allows() -> None:
+    """A new model's arguments get a range (numbers) or a list of choices (strings)."""
+    assert sorted(MODEL_ARGS) == MODELS.names()
+    for name, f in _arguments():
+        cls = MODEL_ARGS[name]
+        assert issubclass(cls, ModelArgs) and cls.__dataclass_params__.frozen, name
+        assert str(f.type) in ("int", "float", "str"), (name, f.name, f.type)
+        declared = cls.CHOICES if f.type == "str" else cls.RANGES
+        assert f.name in declared, f"{name}.{f.name} declares no range or choices"
+        parse_model_args(name, {f.name: f.default})  # the default is allowed
+
+
+def _below(cls: type[ModelArgs], key: str, kind: str) -> object:
+    """A value just outside the argument's range or choices."""
+    if kind == "str":
+        return "".join(cls.CHOICES[key]) + "?"
+    low = cls.RANGES[key].low
+    assert low is not None
+    return int(low) - 1 if kind == "int" else low - 0.5
+
+
+@pytest.mark.parametrize(("name", "key"), [(n, f.name) for n, f in _arguments()])
+def test_a_bad_argument_names_the_field_the_value_and_what_is_allowed(name: str, key: str) -> None:
+    cls = MODEL_ARGS[name]
+    kind = str({f.name: f.type for f in dataclasses.fields(cls)}[key])
+    wrong_type = 3 if kind == "str" else "many"
+    for value in (_below(cls, key, kind), wrong_type):
+        shown = float(value) if kind == "float" and isinstance(value, int) else value
+        expected = f"model_args.{name}.{key}: {shown!r} is not allowed; must be {cls.allowed(key)}"
+        with pytest.raises(ModelArgumentError) as caught:
+            parse_model_args(name, {key: value})
+        assert str(caught.value) == expected
+        with pytest.raises(ModelArgumentError, match=re.escape(f"model_args.{name}.{key}: ")):
+            _build(name, IMAGE_SHAPES[1], **{key: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("cnn_small", {"width": 1}),
+        ("mlp", {"hidden": 1, "depth": 1}),
+        ("resnet20", {"shortcut": "A"}),
+        ("wrn34_10", {"depth": 10, "widen_factor": 1, "dropout": 0.999}),
+        ("wrn34_10", {"depth": 16, "widen_factor": 2, "dropout": "1/2"}),
+    ],
+)
+def test_arguments_at_the_edge_of_their_range_build(name: str, kwargs: dict[str, object]) -> None:
+    args = parse_model_args(name, kwargs)
+    assert {k: getattr(args, k) for k in kwargs} == {
+        k: 0.5 if v == "1/2" else v for k, v in kwargs.items()
+    }
+    with torch.device("meta"):
+        _build(name, IMAGE_SHAPES[1], **kwargs)
+
+
+def test_the_config_readme_lists_every_model_argument_with_its_range() -> None:
+    text = (REPO / "config" / "README.md").read_text()
+    section = text.split("## Model arguments (`model_args.<model>`)")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \| `([^`]*)` \| ([^|]+) \|", section, re.M)
+    documented = {(m, a): (d, allowed.strip()) for m, a, d, allowed in rows}
+    expected = {
+        (name, f.name): (str(f.default), MODEL_ARGS[name].allowed(f.name))
+        for name, f in _arguments()
+    }
+    assert documented == expected
+    (without,) = re.findall(r"^\| ((?:`\w+`, )*`\w+`) \| \(none\)", section, re.M)
+    assert sorted(re.findall(r"`(\w+)`", without)) == sorted(
+        n for n in MODELS.names() if not model_kwargs(n)
+    )
 
 
 def test_single_value_stats_broadcast() -> None:

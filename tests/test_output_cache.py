@@ -108,7 +108,9 @@ def test_two_configs_sharing_a_run_train_it_once(tmp_path):
         file_a, file_b = a / shared / name, b / shared / name
         assert file_b.resolve() == file_a.resolve() and cache in file_b.resolve().parents
         assert file_b.read_bytes() == file_a.read_bytes()
-    assert len(list(cache.iterdir())) == 2 * len(OUTPUTS)  # pgd_at and natural, once each
+    assert (b / shared / "branches").is_dir()  # the prefix states' directory, here empty
+    entries = len(OUTPUTS) + 1
+    assert len(list(cache.iterdir())) == 2 * entries  # pgd_at and natural, once each
     record = json.loads((b / shared / "config.json").read_text())
     assert record["name"] == "pgd_at" and "workdir" not in record
 

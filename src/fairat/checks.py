@@ -12,7 +12,8 @@
   that never ends turns DAFA, TRIX and CFA into TRADES) and milestones (``TrainConfig``);
 - ``data:``: only ``val_fraction``, ``split_seed`` and dataset names as keys, each dataset's
   options against that dataset's loader (``fairat.data.resolve_options``);
-- ``model_args`` against each model's constructor;
+- ``model_args``: each model's arguments against its ``Args`` (names, types, ranges and
+  choices, declared beside the model in ``fairat.models``);
 - evaluation selections that select nothing (``autoattack_runs`` naming seeds, eps or
   checkpoints the config does not have; AutoAttack settings without AutoAttack in the suite);
 - names that collide (the same dataset, model, seed or eps twice);
@@ -31,7 +32,7 @@ from fairat.data import DATASETS, resolve_options
 from fairat.eps import format_eps, parse_eps
 from fairat.methods import METHODS
 from fairat.methods.base import parse_dataclass
-from fairat.models import MODELS, model_kwargs
+from fairat.models import MODELS, parse_model_args
 from fairat.suite import SUITES
 from fairat.variants import Variant
 
@@ -150,13 +151,7 @@ def _check_data(config: dict) -> None:
 
 def _check_model_args(config: dict) -> None:
     for model, args in (config.get("model_args") or {}).items():
-        allowed = model_kwargs(model)
-        for key in args or {}:
-            if key not in allowed:
-                valid = ", ".join(allowed) or "(none)"
-                raise ValueError(
-                    f"model_args.{model}: unknown argument {key!r}; {model} accepts: {valid}"
-                )
+        parse_model_args(model, args)  # errors name model_args.<model>.<argument>
     for model in config["models"]:
         MODELS.get(model)
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from fairat.device import PRECISIONS
 from fairat.eps import eps_tag, format_eps, own_radius, parse_eps
 from fairat.methods import METHODS
-from fairat.methods.base import (
+from fairat.params import (
     AT_LEAST_ONE,
     NON_NEGATIVE,
     POSITIVE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from fairat.checkpoint import atomic_write  # noqa: E402
+from fairat.class_labels import display_name, fit_class_ticks, grow_for_labels  # noqa: E402
 from fairat.tables import robust_attack  # noqa: E402
 
 
@@ -68,6 +70,12 @@ def plot_classwise_robust(
         grid.set_titles("{col_name}")
         grid.set_axis_labels("class", f"robust accuracy ({attack})")
         grid.set(ylim=(0, 1))
+        for ax in grid.axes.flat:
+            fit_class_ticks(ax, "x")
+        # long names turned on their side take height of their own, not the bars'
+        rows = math.ceil(len(panels) / min(len(panels), 2))
+        grow_for_labels(grid.figure, grid.axes.flat, rows, room=0.45)
+        grid.tight_layout()
         fig = grid.figure
     elif kind == "heatmap":
         fig = _heatmaps(df, panels, attack)
@@ -118,6 +126,12 @@ def _heatmaps(df: pd.DataFrame, panels: list[str], attack: str) -> plt.Figure:
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("class")
         ax.set_ylabel("")
+    for p, ax in enumerate(axes.flat):  # one draw measures every panel
+        fit_class_ticks(ax, "x", draw=p == 0)
+    fig.draw_without_rendering()
+    grow_for_labels(fig, axes.flat, 1, room=0.45)  # then the rows have their height back
+    for p, ax in enumerate(axes.flat):
+        fit_class_ticks(ax, "y", classes=False, draw=p == 0)  # the runs
     fig.suptitle("per-class robust accuracy, mean over seeds (red: each run's worst class)")
     return fig
 
@@ -209,9 +223,10 @@ def state_groups(columns: list[str], class_names: list[str]) -> dict[str, list[s
     for col in columns:
         if col == "epoch":
             continue
-        prefix = next(
-            (col[: -len(name) - 1] for name in class_names if col.endswith(f"_{name}")), ""
-        )
+        # the longest name that ends the column: ``weight_pickup_truck`` is pickup_truck's
+        # weight even where a class ``truck`` exists
+        names = [name for name in class_names if col.endswith(f"_{name}")]
+        prefix = col[: -len(max(names, key=len)) - 1] if names else ""
         groups.setdefault(prefix, []).append(col)
     return groups
 
@@ -226,9 +241,12 @@ def plot_method_state(
     sns.set_theme(style="whitegrid", context="paper")
     n = max(len(groups), 1)
     class_legend = any(groups) and len(class_names) <= 20
-    legend_width = 0.8 if class_legend else 0.0  # inches at the right for the class legend
-    width = 3.2 * n + legend_width
-    fig, axes = plt.subplots(1, n, figsize=(width, 2.8), squeeze=False)
+    longest = max((len(display_name(c)) for c in class_names), default=0)
+    # inches at the right for the class legend, as wide as its longest name (7 pt)
+    legend_width = max(0.8, 0.45 + 0.055 * longest) if class_legend else 0.0
+    fig, axes = plt.subplots(
+        1, n, figsize=(3.2 * n + legend_width, 2.8), squeeze=False, layout="constrained"
+    )
     palette = sns.color_palette("colorblind", max(len(class_names), 1))
     class_lines = {}
     for ax, (prefix, cols) in zip(axes[0], groups.items(), strict=False):
@@ -237,7 +255,7 @@ def plot_method_state(
                 name = col[len(prefix) + 1 :]
                 k = class_names.index(name)
                 (line,) = ax.plot(state["epoch"], state[col], color=palette[k % len(palette)])
-                class_lines.setdefault(k, (line, name))
+                class_lines.setdefault(k, (line, display_name(name)))
             else:
                 ax.plot(state["epoch"], state[col], label=col, color=palette[i % len(palette)])
         ax.set_xlabel("epoch")
@@ -246,10 +264,9 @@ def plot_method_state(
             ax.legend(fontsize=6, ncol=2)
     if class_legend and class_lines:
         handles, labels = zip(*(class_lines[k] for k in sorted(class_lines)), strict=True)
-        fig.legend(handles, labels, title="class", loc="center right", fontsize=7)
+        fig.legend(handles, labels, title="class", loc="outside right center", fontsize=7)
     if not groups:
         axes[0][0].text(0.5, 0.5, "this method keeps no per-epoch state", ha="center")
         axes[0][0].set_axis_off()
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1 - legend_width / width, 1))  # it ignores figure legends
     save_figure(fig, outs)

@@ -16,7 +16,13 @@ the job's log, exit status and signals; only the interpreter start-up is shared.
   forwarding (SIGKILL, as a preempted node or the kill-and-resume test does), the copy notices
   the closed socket and kills itself, so a job never outlives its process.
 - The server forks before any torch operation ran (no OpenMP pool, no CUDA context): the copy
-  initialises those itself, as a fresh process would.
+  initialises those itself, as a fresh process would. So one server serves jobs on every GPU:
+  a GPU job takes its slot in the job process (:func:`fairat.gpuslots.claim`) before it hands
+  over, its ``CUDA_VISIBLE_DEVICES`` reaches the copy with the rest of its environment (which
+  the copy installs with ``os.environ``, so CUDA's own ``getenv`` reads it), and the slot's
+  lock file rides with the standard streams, so the slot stays taken until both the job
+  process and its copy have ended. ``CUDA_VISIBLE_DEVICES`` is therefore left out of the
+  server's name.
 - The socket is in Linux's abstract namespace (nothing on disk to go stale), named by the user,
   the interpreter, ``sys.path`` (but the script's own directory), the mtimes and sizes of the
   package's source files and the environment variables that shape imports (:func:`server_name`):
@@ -26,7 +32,8 @@ the job's log, exit status and signals; only the interpreter start-up is shared.
   job's cgroup and node), off Linux, and with ``FAIRAT_JOBSERVER=0``. Then, or if a server
   cannot be started, the script simply runs in its own process as before.
 
-This module imports only the standard library; the server imports :data:`PRELOAD`.
+This module imports only the standard library (and :mod:`fairat.gpuslots`, which does too);
+the server imports :data:`PRELOAD`.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+from fairat import gpuslots
 
 # imported once by the server, so that no job pays for them
 PRELOAD = (
@@ -76,6 +85,8 @@ REQUEST_TIMEOUT = 10.0  # seconds the server waits for a connected client's requ
 START_TIMEOUT = 60.0  # seconds to wait for a new server to accept, then run in-process
 # environment variables read at import time by torch, numpy, CUDA or Python itself
 IMPORT_ENV = ("TORCH", "CUDA", "OMP", "MKL", "KMP", "OPENBLAS", "PYTHON", "LD_", "NVIDIA")
+# ... but not these: read at a job's first CUDA call, which the copy makes, not the server
+NAME_IGNORES = ("FAIRAT_JOBSERVER_IDLE", "CUDA_VISIBLE_DEVICES")
 _FDS = 3  # stdin, stdout, stderr
 _IN_COPY = False  # set in a forked copy: its hand_over call returns and the script runs
 
@@ -95,7 +106,7 @@ def server_name() -> str:
     h.update(f"{os.getuid()}\0{sys.executable}\0{sys.prefix}\0".encode())
     h.update("\0".join(sys.path[1:]).encode())  # [0] is the script's own directory
     for key in sorted(os.environ):
-        if key.startswith(IMPORT_ENV) and key != "FAIRAT_JOBSERVER_IDLE":
+        if key.startswith(IMPORT_ENV) and key not in NAME_IGNORES:
             h.update(f"\0{key}={os.environ[key]}".encode())
     package = Path(__file__).resolve().parent
     for path in sorted(package.rglob("*.py")):
@@ -107,8 +118,12 @@ def server_name() -> str:
 def hand_over(snakemake: Any, script: str) -> None:
     """Run the rest of ``script`` (the calling workflow script, ``__file__``) in a job server's
     copy and exit with its status; return at once inside that copy, or where no server is to be
-    used or can be had (then the script runs here, as without this call)."""
-    if _IN_COPY or not enabled() or not Path(script).is_file():
+    used or can be had (then the script runs here, as without this call). A job that asks for
+    a GPU first takes a GPU slot, here or there (:func:`fairat.gpuslots.claim`)."""
+    if _IN_COPY:
+        return
+    slot = gpuslots.claim(snakemake)
+    if not enabled() or not Path(script).is_file():
         return
     conn = _connect(server_name())
     if conn is None:
@@ -123,7 +138,7 @@ def hand_over(snakemake: Any, script: str) -> None:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     try:
-        _send(conn, request, fds=list(range(_FDS)))
+        _send(conn, request, fds=list(range(_FDS)) + ([slot.fd] if slot else []))
         reply, _ = _recv(conn)
     except OSError:  # the server closed as it went idle
         reply = None
@@ -278,12 +293,12 @@ def _start_copy(listener: socket.socket, conn: socket.socket) -> int:
     """Fork a copy for the job on ``conn``; returns its pid (0 if the request was bad)."""
     conn.settimeout(REQUEST_TIMEOUT)  # a client that connects and sends nothing must not stall
     try:
-        request, fds = _recv(conn, nfds=_FDS)
+        request, fds = _recv(conn, nfds=_FDS + 1)  # + a GPU slot's lock
     except (OSError, pickle.UnpicklingError, EOFError):
         conn.close()
         return 0
     conn.settimeout(None)
-    if request is None or len(fds) != _FDS:
+    if request is None or len(fds) not in (_FDS, _FDS + 1):
         for fd in fds:
             os.close(fd)
         conn.close()
@@ -313,9 +328,11 @@ def _run_copy(conn: socket.socket, request: dict, fds: list[int]) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    for target, fd in enumerate(fds):
+    for target, fd in enumerate(fds[:_FDS]):
         os.dup2(fd, target)
         os.close(fd)
+    for fd in fds[_FDS:]:  # a GPU slot's lock: held, open, until this copy exits
+        os.set_inheritable(fd, False)
     _rebind_streams()
     os.chdir(request["cwd"])
     os.environ.clear()

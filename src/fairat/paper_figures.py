@@ -30,6 +30,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from fairat.checkpoint import atomic_write  # noqa: E402
+from fairat.class_labels import fit_class_ticks, fitting_legend  # noqa: E402
 from fairat.eps import eps_tag, parse_eps  # noqa: E402
 from fairat.figures import class_grid  # noqa: E402
 from fairat.tables import robust_attack, run_summaries  # noqa: E402
@@ -158,6 +159,19 @@ def _title(*parts) -> str:
 # heatmap ---------------------------------------------------------------------------------------
 
 
+HEATMAP_ANNOTATED = 16  # classes: up to this many, each cell shows its number
+ROW_CLASSES = 30  # classes: beyond this, the heatmap is cut into rows of at most this many
+
+
+def heatmap_rows(n_classes: int) -> list[slice]:
+    """The classes of each row of the heatmap: one row up to ``ROW_CLASSES`` classes, else
+    rows of equal length (CIFAR-100: 4 rows of 25), each name written at 45 degrees in the
+    width of both columns."""
+    rows = max(1, math.ceil(n_classes / ROW_CLASSES))
+    size = math.ceil(n_classes / rows)
+    return [slice(i, min(i + size, n_classes)) for i in range(0, n_classes, size)] or [slice(0, 0)]
+
+
 def plot_heatmap(
     classwise: pd.DataFrame,
     dataset: str,
@@ -166,38 +180,63 @@ def plot_heatmap(
     checkpoint: str,
     outs: Sequence[str | Path],
 ) -> None:
-    """Per-class robust accuracy (%), a row per method and a column per class, seed mean."""
+    """Per-class robust accuracy (%), a row per method and a column per class, seed mean; many
+    classes are cut into rows of the figure (:func:`heatmap_rows`), so that every class name is
+    written and legible (:func:`fairat.class_labels.fit_class_ticks`)."""
     attack = _robust(classwise)
     df = _select(
         classwise, dataset=dataset, model=model, eps=eps, checkpoint=checkpoint, attack=attack
     ).copy()
     methods, classes = _methods(df), [str(c) for c in dict.fromkeys(df["class"])]
     grid = class_grid(df, methods, classes)
-    annotate = len(classes) <= 16
+    annotate = len(classes) <= HEATMAP_ANNOTATED
+    rows = heatmap_rows(len(classes))
+    width = WIDTH if len(classes) <= HEATMAP_ANNOTATED else WIDE
+    names_height = 0.1 + 0.045 * max((len(c) for c in classes), default=1)  # inches, at 45°
     with plt.rc_context(style()):
-        fig, ax = plt.subplots(figsize=(WIDTH, 0.9 + 0.2 * len(methods)))
-        sns.heatmap(
-            grid,
-            ax=ax,
-            vmin=0,
-            vmax=100,
-            cmap="viridis",
-            annot=annotate,
-            fmt=".0f",
-            annot_kws={"fontsize": 5},
-            linewidths=0.3,
-            linecolor="white",
-            cbar_kws={"label": "robust accuracy (%)", "pad": 0.02},
-            xticklabels=True if len(classes) <= 40 else "auto",
-            yticklabels=True,
+        fig, axes = plt.subplots(
+            len(rows),
+            1,
+            # at least the height of the colour bar's label
+            figsize=(
+                width,
+                max(1.3, 0.5 + len(rows) * 0.2 * len(methods)) + len(rows) * names_height,
+            ),
+            squeeze=False,
+            layout="constrained",
         )
-        ax.set_xlabel("class")
-        ax.set_ylabel("")
-        ax.tick_params(length=0)
-        ax.collections[0].colorbar.ax.tick_params(length=2, width=0.5)
-        if max((len(c) for c in classes), default=0) > 3:
-            plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
-        ax.set_title(_title(dataset, model, f"eps {eps}", checkpoint, attack))
+        for r, (ax, cols) in enumerate(zip(axes[:, 0], rows, strict=True)):
+            sns.heatmap(
+                grid.iloc[:, cols],
+                ax=ax,
+                vmin=0,
+                vmax=100,
+                cmap="viridis",
+                annot=annotate,
+                fmt=".0f",
+                annot_kws={"fontsize": 5},
+                linewidths=0.3,
+                linecolor="white",
+                cbar=False,
+                xticklabels=True,
+                yticklabels=True,
+            )
+            ax.set_xlabel("class" if r == len(rows) - 1 else "")
+            ax.set_ylabel("")
+            ax.tick_params(length=0)
+        bar = fig.colorbar(
+            axes[0, 0].collections[0],
+            ax=axes[:, 0].tolist(),
+            label="robust accuracy (%)",
+            pad=0.02,
+            aspect=20 * len(rows),  # as thin as one row's bar
+        )
+        bar.ax.tick_params(length=2, width=0.5)
+        bar.outline.set_visible(False)
+        axes[0, 0].set_title(_title(dataset, model, f"eps {eps}", checkpoint, attack))
+        for r, ax in enumerate(axes[:, 0]):  # one draw measures every row
+            fit_class_ticks(ax, "x", draw=r == 0)
+            fit_class_ticks(ax, "y", classes=False, draw=False)  # the runs
         _save(fig, outs)
 
 
@@ -507,22 +546,28 @@ def plot_epochs(
         for ax in axes[:, 0]:
             ax.set_ylabel("val. robust acc. (%)")
         fig.suptitle(
-            _title(dataset, model, f"eps {eps}") + ": per-class validation robust accuracy, "
-            "mean over seeds",
+            _title(dataset, model, f"eps {eps}")
+            + (": " if ncols > 2 else "\n")  # two lines in one column's width
+            + "per-class validation robust accuracy, mean over seeds",
             fontsize=7,
         )
         if len(classes) <= 20:
             handles, labels = axes.flat[0].get_legend_handles_labels()
-            fig.legend(
+            legend = fitting_legend(  # as many columns as the figure's width holds
+                fig,
                 handles,
                 labels,
                 loc="outside lower center",
-                ncol=min(len(labels), 11),
+                ncol=11,
                 frameon=False,
                 title="class",
                 handlelength=1.5,
                 columnspacing=0.8,
             )
+            # long names in few columns: the figure grows by what the legend needs beyond
+            # the room it always had (the digits' one row of names keeps the figure's size)
+            need = 0.45 + 1.5 * nrows + legend.get_window_extent().height / fig.dpi
+            fig.set_figheight(max(fig.get_figheight(), need))
         _save(fig, outs)
 
 

@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from shutil import copyfile
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ from torch import nn
 
 from fairat.checkpoint import (
     DamagedFileError,
+    atomic_write,
     load_torch,
     move_aside,
     rng_state,
@@ -122,11 +124,22 @@ def train(
     resume_dir: str | Path,
     *,
     init_checkpoint: str | Path | None = None,
+    start_from: str | Path | None = None,
+    branch_at: tuple[int, ...] | list[int] = (),
+    branch_dir: str | Path | None = None,
     progress: bool = True,
     after_epoch: Callable[[int], None] | None = None,
 ) -> list[dict[str, float]]:
     """Train one run and write its outputs to ``out_dir``; returns the per-epoch history, one
     dict per epoch (the rows of history.csv).
+
+    Shared prefixes (:mod:`fairat.prefixes`): after each epoch k of ``branch_at`` the run's
+    complete state (weights, optimiser, scheduler, RNG, history, best-so-far, method state and
+    its log) is kept beside the resume state, and at the end it is written atomically to
+    ``branch_dir/branch_e<k>.pt`` (``branch_dir`` is created, empty if nothing branches).
+    ``start_from`` is such a state of a run whose first epochs are this run's: training
+    continues after its epoch (:func:`_adopt_branch`); a resume state of this run past that
+    epoch is used instead.
 
     ``after_epoch(epoch)`` is called once the epoch's resume state is saved (tests use it to
     simulate a crash).
@@ -169,7 +182,18 @@ def train(
         [],
         {"score": [-1.0, -1.0], "epoch": -1, "model": None},
     )
+    cuts = sorted(set(branch_at))
+    if cuts and (branch_dir is None or not 0 < cuts[0] <= cuts[-1] < cfg.epochs):
+        raise ValueError(f"branch_at {cuts} needs branch_dir and epochs in 1..{cfg.epochs - 1}")
+    branch = None if start_from is None else load_torch(start_from, device)
     state = _load_resume_state(state_path, device)
+    if state is not None and branch is not None and state["epoch"] < branch["epoch"]:
+        state = None  # the branch state lies further on
+    if state is None and branch is not None:
+        start, best, history, method_state = _adopt_branch(
+            branch, run, raw_model, optimizer, scheduler, method
+        )
+        _log(f"[{run.name}] epochs 1-{start} from {start_from} (run {branch['run']})")
     if state is not None:
         raw_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -224,28 +248,34 @@ def train(
             f"(worst {row['val_clean_worst']:.3f}) robust {row['val_robust_avg']:.3f} "
             f"(worst {row['val_robust_worst']:.3f}) {time.time() - t0:.1f}s"
         )
-        save_torch(
-            {
-                "model": raw_model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "method": method.state_dict(),
-                "epoch": epoch,
-                "rng": rng_state(),
-                "history": history,
-                "method_state": method_state,
-                "best": best,
-                "config": run.to_json(),
-            },
-            state_path,
-        )
+        state = {
+            "model": raw_model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "method": method.state_dict(),
+            "epoch": epoch,
+            "rng": rng_state(),
+            "history": history,
+            "method_state": method_state,
+            "best": best,
+            "config": run.to_json(),
+            "run": run.name,
+            "method_name": run.method,
+        }
+        save_torch(state, state_path)
+        if epoch + 1 in cuts:  # kept with the resume state until the run's outputs are written
+            save_torch(state, _kept_branch(state_path, epoch + 1))
         if after_epoch is not None:
             after_epoch(epoch)
 
     _write_outputs(out_dir, run, raw_model, optimizer, scheduler, method, best)
     save_text(csv_text(method_state), out_dir / "method_state.csv")
     save_text(csv_text(history), out_dir / "history.csv")
+    if branch_dir is not None:
+        _write_branches(run, state_path, cuts, Path(branch_dir))
     state_path.unlink(missing_ok=True)
+    for k in cuts:  # after the resume state: a crash before this trains the run again
+        _kept_branch(state_path, k).unlink(missing_ok=True)
     return history
 
 
@@ -400,6 +430,51 @@ def _write_outputs(out_dir, run, model, optimizer, scheduler, method, best) -> N
     )
     record = {**json.loads(config), "precision": precision_record(run.train.precision)}
     save_text(json.dumps(record, sort_keys=True) + "\n", out_dir / "config.json")
+
+
+def _adopt_branch(branch: dict, run: RunConfig, model, optimizer, scheduler, method: Method):
+    """Load a branch state (:func:`train` with ``branch_at``) into this run's objects; return
+    (first epoch to train, best-so-far, history rows, method_state rows).
+
+    The writer's method state carries over when it ran the same method; otherwise this run's
+    method keeps its fresh state and logs it for each shared epoch (``Method.prefix_epochs``
+    promises that state is the one it would have). The lr of the next epoch is this run's own
+    (its schedule may differ from the writer's from that epoch on), computed as the scheduler
+    does (``base_lr * factor(epoch)``).
+    """
+    model.load_state_dict(branch["model"])
+    optimizer.load_state_dict(branch["optimizer"])
+    scheduler.load_state_dict(branch["scheduler"])
+    set_rng_state(branch["rng"])
+    start = branch["epoch"] + 1
+    if branch["method_name"] == run.method:
+        method.load_state_dict(branch["method"])
+        method_state = branch["method_state"]
+    else:
+        method_state = [{"epoch": e + 1, **method.log_state()} for e in range(start)]
+    factor = lr_factor(run.train)(start)
+    for group, base in zip(optimizer.param_groups, scheduler.base_lrs, strict=True):
+        group["lr"] = base * factor
+    scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+    return start, branch["best"], branch["history"], method_state
+
+
+def _kept_branch(state_path: Path, epoch: int) -> Path:
+    return state_path.with_name(f"{state_path.stem}.branch_e{epoch}.pt")
+
+
+def _write_branches(run: RunConfig, state_path: Path, cuts: list[int], branch_dir: Path) -> None:
+    """Copy the kept branch states into ``branch_dir`` (atomically; the directory is made even
+    when empty). A state this job never saw (it resumed past the epoch from a resume state
+    saved without ``branch_at``) is missing: the child then trains from epoch 1."""
+    branch_dir.mkdir(parents=True, exist_ok=True)
+    for k in cuts:
+        kept = _kept_branch(state_path, k)
+        if not kept.exists():
+            _log(f"warning: [{run.name}] no state after epoch {k} was kept; its child starts over")
+            continue
+        atomic_write(branch_dir / f"branch_e{k}.pt", lambda tmp, kept=kept: copyfile(kept, tmp))
+        _log(f"[{run.name}] wrote its state after epoch {k} to {branch_dir}/branch_e{k}.pt")
 
 
 def _load_resume_state(path: Path, device: torch.device) -> dict | None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fairat.methods import METHODS
-from fairat.methods.base import parse_dataclass
+from fairat.params import parse_dataclass
 
 RUN_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}\Z")
 RUN_NAME_RULE = (

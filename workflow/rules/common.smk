@@ -2,13 +2,17 @@
 
 import dataclasses
 import json
+import os
+import sys
 from pathlib import Path
 
 from fairat.checks import load_workflow_config
 from fairat.config import EvalConfig, data_settings, resolve_run
 from fairat.methods.base import parse_dataclass
 from fairat.eps import eps_tag
+from fairat import gpuslots
 from fairat.methods import METHODS, Method
+from fairat.prefixes import describe, workflow_plan
 from fairat.schema import write_schema
 from fairat.corruptions import settings as corruption_settings
 from fairat.zoo import entries as external_entries
@@ -44,6 +48,39 @@ GPUS = JOB_RESOURCES["gpus_per_job"]
 if GPUS is None:  # 1 with device cuda, else 0
     GPUS = 1 if config["device"] == "cuda" else 0
 
+# GPU slots on one machine (fairat.gpuslots): each GPU job holds one of GPUs x jobs_per_gpu
+# slots, and unless the command line gives --resources gpu=K, Snakemake runs at most that many
+# GPU jobs at once. Not on a cluster (--jobs with an executor: `_nodes` is set) nor inside a
+# Slurm job: Slurm assigns the GPUs there.
+if (
+    GPUS
+    and workflow.global_resources["_nodes"].value is None
+    and not gpuslots.slurm_assigns()
+):
+    SLOT_GPUS, _gpu_source = gpuslots.detect_gpus()
+    os.environ[gpuslots.POOL_ENV] = ",".join(SLOT_GPUS)  # the jobs use this pool
+    os.environ[gpuslots.PER_GPU_ENV] = str(JOB_RESOURCES["jobs_per_gpu"])
+    if _gpu_source == "nvidia-smi":  # "GPU 1" in a job's log is nvidia-smi's GPU 1
+        os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    _gpu_limit = gpuslots.workflow_limit(
+        (
+            workflow.global_resources["gpu"].value
+            if "gpu" in workflow.global_resources
+            else None
+        ),
+        SLOT_GPUS,
+        JOB_RESOURCES["jobs_per_gpu"],
+        GPUS,
+    )
+    if _gpu_limit is not None:
+        workflow.register_resource("gpu", _gpu_limit)
+        print(
+            f"GPU slots: {len(SLOT_GPUS)} GPU(s) ({', '.join(SLOT_GPUS)}, from {_gpu_source})"
+            f" x {JOB_RESOURCES['jobs_per_gpu']} job(s) each: at most {_gpu_limit} GPU jobs"
+            " at once",
+            file=sys.stderr,
+        )
+
 
 wildcard_constraints:
     dataset="[a-z0-9_]+",
@@ -76,6 +113,32 @@ def run_path(run):
         eps=eps_tag(run.eps),
         seed=run.seed,
     )
+
+
+# shared prefixes (fairat.prefixes): {run path: Branch(parent, epoch)}; printed at start-up,
+# so that `snakemake -n` shows who branches from whom
+PREFIXES = workflow_plan(config, RUNS)
+if PREFIXES:
+    print(
+        f"fairat: {len(PREFIXES)} run(s) start from another run's state (share_prefixes):",
+        *describe(PREFIXES),
+        sep="\n  ",
+        file=sys.stderr,
+    )
+
+
+def parent_branches(wildcards):
+    """The `branches` directory of the run whose first epochs this run takes, or nothing."""
+    branch = PREFIXES.get(RUN.format(**wildcards))
+    if branch is None:
+        return []
+    return f"{RESULTS}/runs/{run_path(branch.parent)}/branches"
+
+
+def branch_name(wildcards):
+    """The state file in `parent_branches` this run starts from ("" for epoch 1)."""
+    branch = PREFIXES.get(RUN.format(**wildcards))
+    return "" if branch is None else f"branch_e{branch.epoch}.pt"
 
 
 def init_checkpoint(wildcards):

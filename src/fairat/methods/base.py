@@ -26,7 +26,15 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from fairat.eps import parse_number
+from fairat.params import (  # noqa: F401 (re-exported: methods declare their Params with them)
+    AT_LEAST_ONE,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    Range,
+    check_ranges,
+    parse_dataclass,
+)
 
 
 @dataclass
@@ -122,6 +130,20 @@ class Method:
         return None
 
     @classmethod
+    def prefix_epochs(cls, params: Any, other: type[Method], other_params: Any) -> int:
+        """How many leading epochs this method with ``params`` computes exactly what ``other``
+        with ``other_params`` computes, given the same data, model, seed, optimiser and lr
+        (:mod:`fairat.prefixes` checks those): 0 (the default) for none, :data:`ALL_EPOCHS`
+        for every epoch. A declaration also promises that after that many epochs this method's
+        state is ``other``'s (the same method: its ``state_dict`` carries over) or, for another
+        method, this method's fresh state, up to per-epoch counters that ``on_epoch_start``
+        resets; the child of a shared prefix starts from it (docs/configs.md, "Shared
+        prefixes"). :func:`fairat.prefixes.prefix_epochs` takes the larger of the two sides'
+        declarations, so a pair needs only one. tests/test_prefixes.py trains every declared
+        pair both ways and compares the outputs bit for bit."""
+        return 0
+
+    @classmethod
     def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
         """Raise when an epoch-indexed hyper-parameter makes no sense for a run of ``epochs``
         epochs (a warm-up that never ends); checked before any job starts."""
@@ -156,105 +178,30 @@ class Method:
         return eps * (step_size / self.ctx.eps) if self.ctx.eps > 0 else torch.zeros_like(eps)
 
 
+ALL_EPOCHS = 1 << 30  # Method.prefix_epochs: the two computations never differ
+
+
+def same_until(params: Any, other_params: Any, read_from: dict[str, int]) -> int:
+    """For two ``Params`` of one method: ``ALL_EPOCHS`` if they are equal, else the smallest
+    ``read_from[field]`` over the fields in which they differ, the number of leading epochs in
+    which that field is not read; 0 when a differing field is not listed (read from the start)."""
+    epochs = ALL_EPOCHS
+    for f in dataclasses.fields(params):
+        if getattr(params, f.name) != getattr(other_params, f.name):
+            epochs = min(epochs, read_from.get(f.name, 0))
+    return epochs
+
+
+def same_fields(params: Any, other_params: Any, base: type) -> bool:
+    """Whether two ``Params`` (of possibly different methods) agree on every field of the
+    dataclass ``base`` that both extend (e.g. :class:`fairat.methods.trades.TradesParams`)."""
+    if not (isinstance(params, base) and isinstance(other_params, base)):
+        return False
+    return all(
+        getattr(params, f.name) == getattr(other_params, f.name) for f in dataclasses.fields(base)
+    )
+
+
 def class_names_state(prefix: str, values: torch.Tensor, names: list[str]) -> dict[str, float]:
     """``{prefix_<class>: value}`` for per-class method state logged to CSV."""
     return {f"{prefix}_{n}": float(v) for n, v in zip(names, values.tolist(), strict=True)}
-
-
-@dataclass(frozen=True)
-class Range:
-    """The allowed values of a numeric hyper-parameter: ``low`` <= value (< if ``open_low``)
-    and value <= ``high`` (< if ``open_high``); None for no bound. A Params dataclass lists its
-    ranges in ``RANGES: ClassVar[dict[str, Range]]`` beside its fields; :func:`parse_dataclass`
-    checks them, so every range is written once, next to the defaults it constrains."""
-
-    low: float | None = None
-    high: float | None = None
-    open_low: bool = False
-    open_high: bool = False
-
-    def allows(self, value: float) -> bool:
-        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
-            return False
-        return self.high is None or (value < self.high if self.open_high else value <= self.high)
-
-    def __str__(self) -> str:
-        if self.low is not None and self.high is not None:
-            left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
-            return f"in {left}{self.low:g}, {self.high:g}{right}"
-        if self.low is not None:
-            return f"{'>' if self.open_low else '>='} {self.low:g}"
-        if self.high is not None:
-            return f"{'<' if self.open_high else '<='} {self.high:g}"
-        return "any number"
-
-
-AT_LEAST_ONE = Range(1)
-NON_NEGATIVE = Range(0)
-POSITIVE = Range(0, open_low=True)
-FRACTION = Range(0, 1)
-
-
-def check_ranges(obj: Any, where: str) -> None:
-    """Raise for the first field of ``obj`` outside its ``RANGES`` entry (None values pass)."""
-    for name, allowed in getattr(type(obj), "RANGES", {}).items():
-        value = getattr(obj, name)
-        if value is not None and not allowed.allows(value):
-            raise ValueError(f"{where}.{name}: {value!r} is not allowed; must be {allowed}")
-
-
-def parse_dataclass(cls: type, raw: dict[str, Any], *, where: str) -> Any:
-    """Instantiate a dataclass from a mapping, rejecting unknown keys and coercing simple types.
-
-    Fields annotated ``float`` accept fraction strings such as ``"2/255"``; errors name
-    ``where.<field>``, the bad value and what is allowed.
-    """
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected a mapping of hyper-parameters, got {raw!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ValueError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"valid keys: {', '.join(fields) or '(none)'}"
-        )
-    values = {}
-    for key, value in raw.items():
-        values[key] = _coerce(fields[key].type, value, f"{where}.{key}")
-    try:
-        obj = cls(**values)
-    except ValueError as err:
-        message = str(err)
-        last = where.rsplit(".", 1)[-1]
-        if message.startswith(where):
-            pass
-        elif message.startswith(f"{last}."):  # TrainConfig names its fields train.<field>
-            message = where + message[len(last) :]
-        else:
-            message = f"{where}.{message}"
-        raise ValueError(message) from None
-    check_ranges(obj, where)
-    return obj
-
-
-def _coerce(annotation: Any, value: Any, where: str) -> Any:
-    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    optional = "None" in str(annotation)
-    if value is None:
-        if optional:
-            return None
-        raise ValueError(f"{where}: null is not allowed; expected {kind}")
-    base = str(annotation).replace(" | None", "").strip()
-    if base == "float":
-        return parse_number(value, where)
-    if base == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{where}: {value!r} is not an integer")
-        return value
-    if base == "bool":
-        if not isinstance(value, bool):
-            raise ValueError(f"{where}: {value!r} is not true or false")
-        return value
-    if base == "str":
-        return str(value)
-    return value

@@ -68,9 +68,11 @@ from fairat.methods.base import (
     Range,
     TrainContext,
     class_names_state,
+    same_fields,
+    same_until,
 )
 from fairat.methods.registry import METHODS
-from fairat.methods.trades import TradesParams, trades_attack
+from fairat.methods.trades import TRADES, TradesParams, trades_attack
 
 
 @METHODS.register("dafa")
@@ -93,6 +95,24 @@ class DAFA(Method):
     @classmethod
     def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
         check_warmup(params.warmup_epoch, epochs, f"{where}.warmup_epoch")
+
+    @classmethod
+    def prefix_epochs(cls, params: Any, other: type[Method], other_params: Any) -> int:
+        """Shared prefixes (``Method.prefix_epochs``): the first ``warmup_epoch - 1`` epochs are
+        TRADES with the same beta and attack (weights 1, radius eps: the weighted CE times 1 is
+        the CE bit for bit), and the DAFA state after them is the fresh one. Epoch
+        ``warmup_epoch`` itself is not shared: it records the softmax and ends by computing the
+        weights with ``lam``, and its ``method_state.csv`` row logs them. Two DAFA runs that
+        differ only in ``lam`` or ``warmup_epoch`` share the epochs before the earlier warm-up
+        epoch."""
+        if not same_fields(params, other_params, TradesParams):
+            return 0
+        if other is TRADES:
+            return params.warmup_epoch - 1
+        if other is cls:
+            tau = min(params.warmup_epoch, other_params.warmup_epoch) - 1
+            return same_until(params, other_params, {"lam": tau, "warmup_epoch": tau})
+        return 0
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

@@ -26,14 +26,22 @@ the KL attack every one of them runs (per-class radii and steps from the method'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fairat.attacks import perturb
-from fairat.methods.base import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Method, Range
+from fairat.methods.base import (
+    ALL_EPOCHS,
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    Method,
+    Range,
+    same_fields,
+)
 from fairat.methods.registry import METHODS
 
 
@@ -108,6 +116,14 @@ def trades_terms(
 @METHODS.register("trades")
 class TRADES(Method):
     Params = TradesParams
+
+    @classmethod
+    def prefix_epochs(cls, params: Any, other: type[Method], other_params: Any) -> int:
+        """Shared prefixes (``Method.prefix_epochs``): TRADES never reads the run's epoch count,
+        so two TRADES runs with the same hyper-parameters compute the same epochs for as long
+        as their lr agrees (checked by :mod:`fairat.prefixes`), whatever their lengths."""
+        same = other is cls and same_fields(params, other_params, TradesParams)
+        return ALL_EPOCHS if same else 0
 
     def adversarial(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return trades_attack(self, model, x, y)

@@ -88,6 +88,7 @@ from fairat.methods._dafa_weights import (
     dafa_weights,
 )
 from fairat.methods.base import (
+    ALL_EPOCHS,
     AT_LEAST_ONE,
     NON_NEGATIVE,
     POSITIVE,
@@ -96,9 +97,12 @@ from fairat.methods.base import (
     Range,
     TrainContext,
     class_names_state,
+    same_fields,
+    same_until,
 )
+from fairat.methods.dafa import DAFA
 from fairat.methods.registry import METHODS
-from fairat.methods.trades import TradesParams
+from fairat.methods.trades import TRADES, TradesParams
 
 SIMILARITY_DIAGONAL = 1e-8
 # which samples get the targeted attack (module docstring, "Attack assignment")
@@ -165,6 +169,33 @@ class TRIX(Method):
                 f"{epochs} epochs mixing targeted attacks in (mixing runs in the epochs after "
                 f"it): the run would be DAFA-weighted TRADES; give 0..{epochs - 1}"
             )
+
+    @classmethod
+    def prefix_epochs(cls, params: Any, other: type[Method], other_params: Any) -> int:
+        """Shared prefixes (``Method.prefix_epochs``). Before epoch ``mix_from_epoch`` + 1 every
+        sample gets the untargeted KL attack, which is TRADES's attack on the same inputs (the
+        clean softmax is computed once in eval mode either way), and through epoch
+        ``warmup_epoch`` - 1 the weights are 1: so TRIX is TRADES, and DAFA, through the
+        smaller of the two. With the default ``mix_from_epoch: 0`` that is no epoch, unless
+        ``assignment`` is ``untargeted`` (TRIX-Basic), which never targets a sample. Two TRIX
+        runs differing in ``dafa_lam`` or ``warmup_epoch`` share the epochs before the
+        earlier warm-up epoch (the weights are computed at its end; see DAFA's rule); in
+        ``lam`` or ``assignment``, the epochs before mixing starts."""
+        if not same_fields(params, other_params, TradesParams):
+            return 0
+        tau = params.warmup_epoch - 1
+        untargeted = params.assignment == "untargeted"
+        untargeted_until = ALL_EPOCHS if untargeted else params.mix_from_epoch
+        if other is TRADES:
+            return min(tau, untargeted_until)
+        if other is DAFA:
+            return min(tau, other_params.warmup_epoch - 1, untargeted_until)
+        if other is cls:
+            tau = min(tau, other_params.warmup_epoch - 1)
+            mix = min(params.mix_from_epoch, other_params.mix_from_epoch)
+            read_from = {"dafa_lam": tau, "warmup_epoch": tau, "lam": mix, "assignment": mix}
+            return same_until(params, other_params, {**read_from, "mix_from_epoch": mix})
+        return 0
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

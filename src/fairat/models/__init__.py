@@ -10,14 +10,17 @@ classification layer as ``net.fc`` (an ``nn.Linear``); use :func:`head` and
 :func:`replace_head` rather than reaching for it.
 
 Registered names: ``linear``, ``mlp``, ``cnn_small``, ``resnet18``, ``preact_resnet18``,
-``resnet20``, ``wrn34_10`` (one file each in this package). To add a model, register a builder
-``f(*, num_classes, input_shape, **own_kwargs) -> nn.Module`` with ``@MODELS.register(name)``
-in a new module here and import that module below; its network must have an ``fc`` attribute.
+``resnet20``, ``wrn34_10`` (one file each in this package). To add a model, write in a new module
+here a frozen dataclass ``Args`` of its own arguments (types, defaults, ``RANGES`` and any choices
+in ``__post_init__``, as a method's ``Params``), a builder
+``f(*, num_classes, input_shape, args: Args) -> nn.Module`` registered with
+``@register_model(name, Args)``, and import the module below; its network must have an ``fc``
+attribute. The arguments are then checked before any job (``model_args.<name>``).
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 from collections.abc import Sequence
 
 from torch import nn
@@ -31,45 +34,34 @@ from fairat.models import (  # noqa: F401  (imported to register the models)
     resnet20,
     wrn34_10,
 )
-from fairat.models._common import MODELS, ModelArgumentError
+from fairat.models._common import (
+    MODEL_ARGS,
+    MODELS,
+    ModelArgumentError,
+    args_class,
+    parse_model_args,
+    register_model,
+)
 from fairat.models.normalize import Normalize, NormalizedModel
 
 __all__ = [
     "MODELS",
+    "MODEL_ARGS",
     "ModelArgumentError",
     "Normalize",
     "NormalizedModel",
     "create_model",
     "head",
     "model_kwargs",
+    "parse_model_args",
+    "register_model",
     "replace_head",
 ]
 
-_FIXED = ("num_classes", "input_shape")
-
 
 def model_kwargs(name: str) -> dict[str, object]:
-    """The extra keyword arguments model ``name`` accepts, with their defaults."""
-    params = inspect.signature(MODELS.get(name)).parameters
-    return {
-        key: p.default
-        for key, p in params.items()
-        if key not in _FIXED and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    }
-
-
-def _check_kwargs(name: str, kwargs: dict[str, object]) -> None:
-    params = inspect.signature(MODELS.get(name)).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return
-    accepted = model_kwargs(name)
-    bad = [key for key in kwargs if key not in accepted]
-    if bad:
-        allowed = ", ".join(accepted) if accepted else "none"
-        raise ModelArgumentError(
-            f"model {name!r} got unexpected keyword argument(s) {', '.join(map(repr, bad))}; "
-            f"it accepts: {allowed}"
-        )
+    """The arguments model ``name`` accepts (``model_args.<name>``), with their defaults."""
+    return {f.name: f.default for f in dataclasses.fields(args_class(name))}
 
 
 def _check_shape(name: str, input_shape: Sequence[int]) -> tuple[int, ...]:
@@ -102,8 +94,11 @@ def create_model(
             Conv nets reject non-image shapes with a ``ValueError`` naming model and shape.
         mean, std: per-channel (or per-feature) statistics in input units; one value
             broadcasts over all channels.
-        **kwargs: the model's own options (see :func:`model_kwargs`); an unknown key raises
-            :class:`ModelArgumentError` (a ``TypeError`` and ``ValueError``) naming model and key.
+        **kwargs: the model's own arguments (see :func:`model_kwargs`), checked by
+            :func:`parse_model_args` like ``model_args.<name>`` of a config: an unknown key, a
+            wrong type or a value out of range raises :class:`ModelArgumentError` (a
+            ``TypeError`` and ``ValueError``) naming ``model_args.<name>.<key>``, the value and
+            what is allowed.
     """
     MODELS.get(name)  # fail early, listing the valid names
     shape = _check_shape(name, input_shape)
@@ -111,9 +106,9 @@ def create_model(
         raise ValueError(
             f"model {name!r}: num_classes must be a positive integer; got {num_classes!r}"
         )
-    _check_kwargs(name, kwargs)
+    args = parse_model_args(name, kwargs)
     normalize = Normalize(mean, std, shape)
-    net = MODELS.get(name)(num_classes=num_classes, input_shape=shape, **kwargs)
+    net = MODELS.get(name)(num_classes=num_classes, input_shape=shape, args=args)
     if not isinstance(getattr(net, "fc", None), nn.Linear):
         raise TypeError(f"model {name!r}: the network has no nn.Linear attribute 'fc'")
     return NormalizedModel(normalize, net)

@@ -1,25 +1,142 @@
-"""Pieces shared by the model files: the ``MODELS`` registry, argument checks and weight init.
+"""Pieces shared by the model files: the ``MODELS`` registry, model arguments and weight init.
 
 Every entry of :data:`MODELS` is a *builder*: a callable taking keyword-only arguments
-``num_classes: int`` and ``input_shape: tuple[int, ...]`` plus the model's own keyword
-arguments, and returning the bare network (no normalisation). The network must expose its final
-classification layer as an ``nn.Linear`` attribute named ``fc``; :func:`fairat.models.head`
-relies on that. Use :func:`fairat.models.create_model` rather than calling builders directly.
+``num_classes: int``, ``input_shape: tuple[int, ...]`` and ``args``, the model's own arguments as
+an instance of the frozen dataclass registered with it, and returning the bare network (no
+normalisation). The network must expose its final classification layer as an ``nn.Linear``
+attribute named ``fc``; :func:`fairat.models.head` relies on that. Use
+:func:`fairat.models.create_model` rather than calling builders directly.
+
+A model's arguments are declared once, next to its code, the way a method declares its
+hyper-parameters (``fairat.params``): a frozen dataclass whose fields are the arguments with
+their types and defaults, subclassing :class:`ModelArgs`: ``RANGES`` for numeric bounds,
+``CHOICES`` for the values a string may take, and a ``__post_init__`` (calling the base's) for
+relations between fields. :func:`parse_model_args` checks a mapping against it (unknown names,
+types, ranges, choices); the workflow calls it on ``model_args.<model>`` before any job starts
+(``fairat.checks``) and :func:`fairat.models.create_model` calls it again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from torch import nn
 
+from fairat.eps import parse_number
+from fairat.params import Range, parse_dataclass
 from fairat.registry import Registry
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+MODEL_ARGS: dict[str, type] = {}  # model name -> the frozen dataclass of its arguments
 
 
 class ModelArgumentError(TypeError, ValueError):
     """A bad keyword argument for a model; catchable as either ``TypeError`` or ``ValueError``."""
+
+
+class ModelArgs:
+    """Base of every model's frozen arguments dataclass: ``RANGES`` (numeric fields) and
+    ``CHOICES`` (string fields) say what each field allows; :meth:`allowed` says it in words."""
+
+    RANGES: ClassVar[dict[str, Range]] = {}
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}
+    NOTES: ClassVar[dict[str, str]] = {}  # a constraint beyond RANGES, e.g. "6n + 4"
+
+    def __post_init__(self) -> None:
+        for name in [*self.RANGES, *self.CHOICES]:
+            value = getattr(self, name)
+            if name in self.RANGES and value is not None and not self.RANGES[name].allows(value):
+                raise ValueError(f"{name}: {value!r} is not allowed; must be {self.allowed(name)}")
+            if name in self.CHOICES and value not in self.CHOICES[name]:
+                raise ValueError(f"{name}: {value!r} is not allowed; must be {self.allowed(name)}")
+
+    @classmethod
+    def allowed(cls, name: str) -> str:
+        """What field ``name`` allows, e.g. ``an integer >= 1`` or ``one of 'A', 'B'``."""
+        kind = next(_kind(f) for f in dataclasses.fields(cls) if f.name == name)
+        if name in cls.CHOICES:
+            text = "one of " + ", ".join(map(repr, cls.CHOICES[name]))
+        else:
+            text = {"int": "an integer", "float": "a number"}.get(kind, kind)
+            if name in cls.RANGES:
+                text += f" {cls.RANGES[name]}"
+        return f"{text} ({cls.NOTES[name]})" if name in cls.NOTES else text
+
+
+@dataclass(frozen=True)
+class NoArgs(ModelArgs):
+    """The arguments of a model that takes none."""
+
+
+def register_model(
+    name: str, args: type = NoArgs
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register a builder under ``name`` with ``args``, the frozen dataclass of its arguments."""
+    if not (
+        isinstance(args, type) and issubclass(args, ModelArgs) and dataclasses.is_dataclass(args)
+    ):
+        raise TypeError(f"model {name!r}: args must be a dataclass subclassing ModelArgs")
+
+    def decorator(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        MODELS.register(name)(builder)
+        MODEL_ARGS[name] = args
+        return builder
+
+    return decorator
+
+
+def args_class(name: str) -> type:
+    """The arguments dataclass of model ``name`` (an unknown name lists the valid ones)."""
+    MODELS.get(name)
+    try:
+        return MODEL_ARGS[name]
+    except KeyError:
+        raise TypeError(
+            f"model {name!r} was registered without its arguments; register it with "
+            "fairat.models._common.register_model(name, Args)"
+        ) from None
+
+
+def parse_model_args(name: str, raw: dict[str, Any] | None, where: str | None = None) -> Any:
+    """Model ``name``'s arguments from the mapping ``raw``: unknown names, types, ranges and
+    choices are checked; errors (:class:`ModelArgumentError`) name ``where.<argument>`` (by
+    default ``model_args.<name>.<argument>``), the bad value and what is allowed."""
+    where = where or f"model_args.{name}"
+    cls = args_class(name)
+    raw = {} if raw is None else raw
+    try:
+        if isinstance(raw, dict):
+            for field in dataclasses.fields(cls):
+                if field.name in raw and not _has_type(_kind(field), raw[field.name]):
+                    raise ValueError(
+                        f"{where}.{field.name}: {raw[field.name]!r} is not allowed; must be "
+                        f"{cls.allowed(field.name)}"
+                    )
+        return parse_dataclass(cls, raw, where=where)
+    except ValueError as err:
+        raise ModelArgumentError(str(err)) from None
+
+
+def _kind(field: dataclasses.Field) -> str:
+    """A field's type as written: ``int``, ``float``, ``str`` (annotations may be strings)."""
+    return field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+
+
+def _has_type(kind: str, value: object) -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        try:
+            parse_number(value)  # a number, or a fraction string such as "1/2"
+        except (TypeError, ValueError):
+            return False
+        return True
+    if kind == "str":
+        return isinstance(value, str)
+    return True
 
 
 def image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -31,24 +148,6 @@ def image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, int
         )
     channels, height, width = input_shape
     return channels, height, width
-
-
-def positive_int(model: str, key: str, value: object, minimum: int = 1) -> int:
-    """Check that keyword argument ``key`` of ``model`` is an integer of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ModelArgumentError(
-            f"model {model!r}: {key} must be an integer >= {minimum}; got {value!r}"
-        )
-    return value
-
-
-def probability(model: str, key: str, value: object) -> float:
-    """Check that keyword argument ``key`` of ``model`` is a number in ``[0, 1)``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
-        raise ModelArgumentError(
-            f"model {model!r}: {key} must be a number in [0, 1); got {value!r}"
-        )
-    return float(value)
 
 
 def init_conv_net(module: nn.Module) -> None:

@@ -8,9 +8,13 @@ default ``width=32`` it has about 29k parameters (10 classes).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from torch import Tensor, nn
 
-from fairat.models._common import MODELS, image_shape, init_conv_net, positive_int
+from fairat.models._common import ModelArgs, image_shape, init_conv_net, register_model
+from fairat.params import AT_LEAST_ONE, Range
 
 NAME = "cnn_small"
 
@@ -42,14 +46,21 @@ class SmallConvNet(nn.Module):
         return self.fc(self.pool(self.features(x)).flatten(1))
 
 
-@MODELS.register(NAME)
-def build_cnn_small(
-    *, num_classes: int, input_shape: tuple[int, ...], width: int = 32
-) -> SmallConvNet:
+@dataclass(frozen=True)
+class Args(ModelArgs):
+    """``model_args.cnn_small``: ``width``, the channels of the first two convolutions."""
+
+    width: int = 32
+
+    RANGES: ClassVar[dict[str, Range]] = {"width": AT_LEAST_ONE}
+
+
+@register_model(NAME, Args)
+def build_cnn_small(*, num_classes: int, input_shape: tuple[int, ...], args: Args) -> SmallConvNet:
     """The small conv net for image input ``(C, H, W)`` with ``H, W >= 2``."""
     channels, height, wide = image_shape(NAME, input_shape)
     if height < 2 or wide < 2:
         raise ValueError(
             f"model {NAME!r} needs images of at least 2x2 pixels; got input_shape {input_shape}"
         )
-    return SmallConvNet(channels, num_classes, positive_int(NAME, "width", width))
+    return SmallConvNet(channels, num_classes, args.width)

@@ -6,7 +6,7 @@ import math
 
 from torch import Tensor, nn
 
-from fairat.models._common import MODELS
+from fairat.models._common import NoArgs, register_model
 
 NAME = "linear"
 
@@ -23,7 +23,7 @@ class LinearNet(nn.Module):
         return self.fc(self.flatten(x))
 
 
-@MODELS.register(NAME)
-def build_linear(*, num_classes: int, input_shape: tuple[int, ...]) -> LinearNet:
+@register_model(NAME, NoArgs)
+def build_linear(*, num_classes: int, input_shape: tuple[int, ...], args: NoArgs) -> LinearNet:
     """A linear classifier on the flattened input; accepts any ``input_shape``."""
     return LinearNet(math.prod(input_shape), num_classes)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor, nn
 
-from fairat.models._common import MODELS, positive_int
+from fairat.models._common import ModelArgs, register_model
+from fairat.params import AT_LEAST_ONE, Range
 
 NAME = "mlp"
 
@@ -29,11 +32,17 @@ class MLP(nn.Module):
         return self.fc(self.features(self.flatten(x)))
 
 
-@MODELS.register(NAME)
-def build_mlp(
-    *, num_classes: int, input_shape: tuple[int, ...], hidden: int = 256, depth: int = 2
-) -> MLP:
-    """An MLP with ``depth`` (>= 1) hidden layers of ``hidden`` units; accepts any input shape."""
-    hidden = positive_int(NAME, "hidden", hidden)
-    depth = positive_int(NAME, "depth", depth)
-    return MLP(math.prod(input_shape), num_classes, hidden, depth)
+@dataclass(frozen=True)
+class Args(ModelArgs):
+    """``model_args.mlp``: ``depth`` hidden layers of ``hidden`` units each."""
+
+    hidden: int = 256
+    depth: int = 2
+
+    RANGES: ClassVar[dict[str, Range]] = {"hidden": AT_LEAST_ONE, "depth": AT_LEAST_ONE}
+
+
+@register_model(NAME, Args)
+def build_mlp(*, num_classes: int, input_shape: tuple[int, ...], args: Args) -> MLP:
+    """An MLP with ``args.depth`` hidden layers of ``args.hidden`` units; any input shape."""
+    return MLP(math.prod(input_shape), num_classes, args.hidden, args.depth)

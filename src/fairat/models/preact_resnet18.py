@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fairat.models._common import MODELS, image_shape, init_conv_net
+from fairat.models._common import NoArgs, image_shape, init_conv_net, register_model
 
 NAME = "preact_resnet18"
 
@@ -77,8 +77,10 @@ class PreActResNet(nn.Module):
         return self.fc(self.pool(out).flatten(1))
 
 
-@MODELS.register(NAME)
-def build_preact_resnet18(*, num_classes: int, input_shape: tuple[int, ...]) -> PreActResNet:
+@register_model(NAME, NoArgs)
+def build_preact_resnet18(
+    *, num_classes: int, input_shape: tuple[int, ...], args: NoArgs
+) -> PreActResNet:
     """CIFAR PreAct ResNet-18 for image input ``(C, H, W)``."""
     channels, _, _ = image_shape(NAME, input_shape)
     return PreActResNet(channels, num_classes)

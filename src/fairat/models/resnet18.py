@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fairat.models._common import MODELS, image_shape, init_conv_net
+from fairat.models._common import NoArgs, image_shape, init_conv_net, register_model
 
 NAME = "resnet18"
 
@@ -101,8 +101,8 @@ class ResNet(nn.Module):
         return self.fc(self.pool(out).flatten(1))
 
 
-@MODELS.register(NAME)
-def build_resnet18(*, num_classes: int, input_shape: tuple[int, ...]) -> ResNet:
+@register_model(NAME, NoArgs)
+def build_resnet18(*, num_classes: int, input_shape: tuple[int, ...], args: NoArgs) -> ResNet:
     """CIFAR ResNet-18 for image input ``(C, H, W)``."""
     channels, _, _ = image_shape(NAME, input_shape)
     return ResNet(channels, num_classes)

@@ -14,18 +14,28 @@ and zero-pads the new channels (about 0.270M parameters).
 
 from __future__ import annotations
 
-from fairat.models._common import MODELS, ModelArgumentError, image_shape
+from dataclasses import dataclass
+from typing import ClassVar
+
+from fairat.models._common import ModelArgs, image_shape, register_model
 from fairat.models.resnet18 import ResNet
 
 NAME = "resnet20"
 
 
-@MODELS.register(NAME)
-def build_resnet20(
-    *, num_classes: int, input_shape: tuple[int, ...], shortcut: str = "B"
-) -> ResNet:
-    """ResNet-20 for image input ``(C, H, W)``; ``shortcut`` is ``"B"`` (1x1 conv) or ``"A"``."""
+@dataclass(frozen=True)
+class Args(ModelArgs):
+    """``model_args.resnet20``: ``shortcut``, ``"B"`` (1x1 conv + BN) or ``"A"`` (zero-pad)."""
+
+    shortcut: str = "B"
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"shortcut": ("A", "B")}
+
+
+@register_model(NAME, Args)
+def build_resnet20(*, num_classes: int, input_shape: tuple[int, ...], args: Args) -> ResNet:
+    """ResNet-20 for image input ``(C, H, W)`` with the shortcut ``args.shortcut``."""
     channels, _, _ = image_shape(NAME, input_shape)
-    if shortcut not in ("A", "B"):
-        raise ModelArgumentError(f"model {NAME!r}: shortcut must be 'A' or 'B'; got {shortcut!r}")
-    return ResNet(channels, num_classes, blocks=(3, 3, 3), widths=(16, 32, 64), shortcut=shortcut)
+    return ResNet(
+        channels, num_classes, blocks=(3, 3, 3), widths=(16, 32, 64), shortcut=args.shortcut
+    )

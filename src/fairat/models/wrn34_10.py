@@ -14,17 +14,14 @@ here, so loading a TRADES checkpoint needs those keys dropped and the others ren
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fairat.models._common import (
-    MODELS,
-    ModelArgumentError,
-    image_shape,
-    init_conv_net,
-    positive_int,
-    probability,
-)
+from fairat.models._common import ModelArgs, image_shape, init_conv_net, register_model
+from fairat.params import AT_LEAST_ONE, Range
 
 NAME = "wrn34_10"
 
@@ -92,22 +89,32 @@ class WideResNet(nn.Module):
         return self.fc(self.pool(out).flatten(1))
 
 
-@MODELS.register(NAME)
-def build_wrn34_10(
-    *,
-    num_classes: int,
-    input_shape: tuple[int, ...],
-    depth: int = 34,
-    widen_factor: int = 10,
-    dropout: float = 0.0,
-) -> WideResNet:
+@dataclass(frozen=True)
+class Args(ModelArgs):
+    """``model_args.wrn34_10``: WRN-``depth``-``widen_factor`` with dropout ``dropout`` between
+    the two convolutions of each block; the defaults give WRN-34-10 without dropout."""
+
+    depth: int = 34
+    widen_factor: int = 10
+    dropout: float = 0.0
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "depth": Range(10),
+        "widen_factor": AT_LEAST_ONE,
+        "dropout": Range(0, 1, open_high=True),
+    }
+    NOTES: ClassVar[dict[str, str]] = {"depth": "6n + 4: 10, 16, 22, 28, 34, ..."}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.depth - 4) % 6 != 0:  # n = (depth - 4) / 6 blocks per group
+            raise ValueError(
+                f"depth: {self.depth!r} is not allowed; must be {self.allowed('depth')}"
+            )
+
+
+@register_model(NAME, Args)
+def build_wrn34_10(*, num_classes: int, input_shape: tuple[int, ...], args: Args) -> WideResNet:
     """WideResNet for image input ``(C, H, W)``; defaults give WRN-34-10 without dropout."""
     channels, _, _ = image_shape(NAME, input_shape)
-    depth = positive_int(NAME, "depth", depth, minimum=10)
-    if (depth - 4) % 6 != 0:
-        raise ModelArgumentError(
-            f"model {NAME!r}: depth must be 6n + 4 (10, 16, 22, 28, 34, ...); got {depth}"
-        )
-    widen_factor = positive_int(NAME, "widen_factor", widen_factor)
-    dropout = probability(NAME, "dropout", dropout)
-    return WideResNet(channels, num_classes, depth, widen_factor, dropout)
+    return WideResNet(channels, num_classes, args.depth, args.widen_factor, args.dropout)
