@@ -53,12 +53,19 @@ CHANNELS = 3
 ATTACK = re.compile(r"(clean|fgsm|autoattack|(pgd|cw)([1-9][0-9]*))(?:@.+)?$")
 
 
-def reuse_key(run: RunConfig) -> str:
+def reuse_key(run: RunConfig, plan: dict) -> str:
     """What the output cache keys a trained run on, among the things that differ between
     configs: the train rule's ``params.run``, the run's ``RunConfig.training_json`` (its name
     and hyper-parameters as written included, so a sweep point ``codat-eta0.3`` is not the run
-    ``codat``; the prepared data and the code are the same for every config of one checkout)."""
-    return run.training_json()
+    ``codat``; the prepared data and the code are the same for every config of one checkout),
+    and, for a run that starts from a parent's branch state in this config's ``plan``, that
+    parent's key and the branch epoch: Snakemake's key hashes every upstream job's key and the
+    params (``start``), so a run branched in one config and trained from scratch in another has
+    two keys (snakemake/caching/hash.py, ``_get_provenance_hash``)."""
+    branch = plan.get(run_dir(run))
+    if branch is None:
+        return run.training_json()
+    return f"{run.training_json()} from {reuse_key(branch.parent, plan)} at {branch.epoch}"
 
 
 @cache
@@ -120,7 +127,7 @@ def price(runs: list[RunConfig], plan: dict, trained: set[str], rate: float, rob
         per_epoch = passes_per_sample(run)
         branch = plan.get(run_dir(run))
         epochs = run.train.epochs - (branch.epoch if branch else 0)
-        key = reuse_key(run)
+        key = reuse_key(run, plan)
         out["scratch"] += run.train.epochs * per_epoch
         out["shared"] += epochs * per_epoch
         selection = n_val * (run.train.select_steps + 2 / 3)  # attack, plus clean forwards
