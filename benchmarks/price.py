@@ -39,7 +39,7 @@ from pathlib import Path
 import yaml
 
 from fairat.config import RunConfig, all_runs, run_dir
-from fairat.prefixes import passes_per_sample, plan_prefixes
+from fairat.prefixes import branch_epochs, passes_per_sample, plan_prefixes
 
 DEFAULT_RATE = 10_000  # ResNet-18 32x32 forward+backward passes per second, fp32, one H100
 # (train, test) sizes and the native image side of the datasets the paper configs use
@@ -113,10 +113,15 @@ def attack_passes(name: str, robust: float, restarts: int) -> float:
     return (int(m.group(3)) + 1 / 3) * (restarts if m.group(2) == "pgd" else 1)
 
 
-def price(runs: list[RunConfig], plan: dict, trained: set[str], rate: float, robust: float):
-    """Epoch-passes and GPU-hours of ``runs``; runs whose :func:`reuse_key` is in ``trained``
-    cost no training (they are added to it)."""
+def price(runs: list[RunConfig], plan: dict, trained: dict, rate: float, robust: float):
+    """Epoch-passes and GPU-hours of ``runs``. ``trained`` maps the :func:`reuse_key` of every
+    run an earlier config trained to the branch epochs whose states it saved; such a run costs
+    no training. A run whose parent comes from there but saved no state at its branch epoch
+    trains from epoch 1, as the workflow's train job does. The runs this config trains are
+    added to ``trained``."""
     unit = forward_flops("resnet18", 32, 10)
+    before = dict(trained)
+    saves = branch_epochs(plan)
     out = dict.fromkeys(
         ("scratch", "shared", "reused", "train_h", "eval_h", "autoattack_h", "train_h_scratch"), 0.0
     )
@@ -132,9 +137,12 @@ def price(runs: list[RunConfig], plan: dict, trained: set[str], rate: float, rob
         out["shared"] += epochs * per_epoch
         selection = n_val * (run.train.select_steps + 2 / 3)  # attack, plus clean forwards
         if key not in trained:
+            parent = reuse_key(branch.parent, plan) if branch else None
+            if parent in before and branch.epoch not in before[parent]:
+                epochs = run.train.epochs  # the cached parent kept no state at this epoch
             out["reused"] += epochs * per_epoch
             out["train_h"] += epochs * (n_train * per_epoch + selection) * cost / rate / 3600
-            trained.add(key)
+            trained[key] = set(saves.get(run_dir(run), []))
         out["train_h_scratch"] += (
             run.train.epochs * (n_train * per_epoch + selection) * cost / rate / 3600
         )
@@ -171,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "AutoAttack h",
         "total h",
     )
-    rows, trained = [], set()
+    rows, trained = [], {}
     total = dict.fromkeys(header[2:], 0.0)
     for path in args.configs:
         config = yaml.safe_load(path.read_text())

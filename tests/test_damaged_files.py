@@ -197,3 +197,22 @@ def test_a_damaged_evaluation_store_starts_the_evaluation_over(small_workflow):
     assert done.returncode == 0, done.stderr[-3000:]
     log = (work / "logs/evaluate/digits/cnn_small/natural/eps16_255/seed0.log").read_text()
     assert f"{store.name}: damaged" in log and "evaluating from the first batch" in log
+
+
+def test_a_damaged_input_from_the_output_cache_takes_its_cache_entry_aside(tmp_path):
+    """Snakemake's output cache hands a trained run over as symbolic links; a damaged cached
+    file must leave the cache too, or the next run would fetch it again, on every retry."""
+    from fairat.checkpoint import load_torch, rebuild_damaged_inputs
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    entry = cache / "0123abcd.pt"
+    entry.write_bytes(b"half a checkpoint")
+    last = tmp_path / "run" / "last.pt"
+    last.parent.mkdir()
+    last.symlink_to(entry)
+    damaged = pytest.raises(DamagedFileError, match="and its cache entry to .*0123abcd.pt.damaged")
+    with damaged, rebuild_damaged_inputs():
+        load_torch(last)
+    assert not last.exists() and not last.is_symlink() and not entry.exists()
+    assert (cache / "0123abcd.pt.damaged").read_bytes() == b"half a checkpoint"

@@ -124,17 +124,27 @@ def load_torch(path: str | Path, device: str | torch.device = "cpu") -> Any:
 def rebuild_damaged_inputs() -> Iterator[None]:
     """Around a workflow step: an input that turns out damaged (a ``last.pt``, a prepared
     dataset) is moved aside and the step fails with a message saying so; the next Snakemake run
-    finds the input missing and rebuilds it, instead of failing the same way on every retry."""
+    finds the input missing and rebuilds it, instead of failing the same way on every retry.
+
+    A damaged input that is a symbolic link into Snakemake's output cache (a trained run
+    another config made, docs/configs.md) has its cache entry moved aside as well: otherwise the
+    next run would fetch the same damaged file from the cache again, on every retry. The cache
+    then misses that entry, and the run that made it is trained again and stored afresh.
+    """
     try:
         yield
     except DamagedFileError as err:
         if not err.path.exists():
             raise
+        cached = err.path.resolve() if err.path.is_symlink() else None
         aside = move_aside(err.path)
+        also = ""
+        if cached is not None and cached.is_file():
+            also = f" and its cache entry to {move_aside(cached)}"
         raise DamagedFileError(
             err.path,
             str(err).split("(", 1)[-1].split(");", 1)[0],
-            f"moved it to {aside}; run snakemake again and it rebuilds {err.path.name}",
+            f"moved it to {aside}{also}; run snakemake again and it rebuilds {err.path.name}",
         ) from None
 
 
