@@ -134,6 +134,10 @@ def test_workflow_on_slurm_survives_requeue_and_scancel(cluster, tmp_path):
     work = tmp_path / "slurm"
     work.mkdir()
     resume = {seed: resume_state(work, config, seed) for seed in (0, 1)}
+    # the profile turns the output cache on: a cache of its own, so that every run of this test
+    # trains (an entry left by an earlier run would be fetched instead) and the checkout's
+    # workspaces/.output-cache is never written
+    env = {**cluster.env(), "SNAKEMAKE_OUTPUT_CACHE": str(tmp_path / "output-cache")}
     seen: dict[str, dict[str, str]] = {}
     requeued = cancelled = None
     start = time.time()
@@ -156,7 +160,7 @@ def test_workflow_on_slurm_survives_requeue_and_scancel(cluster, tmp_path):
             + ["--seconds-between-status-checks", "2"]
             + ["--verbose"],  # logs each sbatch call
             cwd=work,
-            env=cluster.env(),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -244,7 +248,7 @@ def test_workflow_on_slurm_survives_requeue_and_scancel(cluster, tmp_path):
         [*SNAKEMAKE, "--profile", str(PROFILE), "--directory", str(work)]
         + ["--configfile", str(config_path), "-n"],
         cwd=work,
-        env=cluster.env(),
+        env=env,
         capture_output=True,
         text=True,
     )
