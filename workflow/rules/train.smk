@@ -31,4 +31,3 @@ rule train:
         start=branch_name,
     script:
         "../../scripts/train.py"
-
