@@ -15,7 +15,7 @@ CODE_VERSION = str(write_code_version(".snakemake/fairat/code-version.json"))
 # that exists; the default lies beside the configs' workdirs, shared by every config run from
 # this checkout. A location set in the environment (e.g. for several checkouts) is kept.
 if workflow.enable_cache:
-    os.environ.setdefault(
+    OUTPUT_CACHE = os.environ.setdefault(
         "SNAKEMAKE_OUTPUT_CACHE", str(BASE / "workspaces" / ".output-cache")
     )
-    Path(os.environ["SNAKEMAKE_OUTPUT_CACHE"]).mkdir(parents=True, exist_ok=True)
+    Path(OUTPUT_CACHE).mkdir(parents=True, exist_ok=True)
