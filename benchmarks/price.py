@@ -39,6 +39,7 @@ from pathlib import Path
 import yaml
 
 from fairat.config import RunConfig, all_runs, run_dir
+from fairat.data import DATASETS
 from fairat.prefixes import branch_epochs, passes_per_sample, plan_prefixes
 
 DEFAULT_RATE = 10_000  # ResNet-18 32x32 forward+backward passes per second, fp32, one H100
@@ -127,7 +128,7 @@ def price(runs: list[RunConfig], plan: dict, trained: dict, rate: float, robust:
     )
     for run in runs:
         n_train, n_val, n_test, side = data_shape(run)
-        classes = 100 if run.dataset == "cifar100" else 10
+        classes = DATASETS.get(run.dataset).num_classes
         cost = forward_flops(run.model, side, classes, json.dumps(run.model_args)) / unit
         per_epoch = passes_per_sample(run)
         branch = plan.get(run_dir(run))

@@ -24,6 +24,7 @@ import yaml
 
 from fairat.config import all_runs
 from fairat.data import resolve_options
+from fairat.methods.mixup_at import FAST_FGSM_STEP
 from fairat.train import make_optimizer, make_scheduler
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -230,7 +231,7 @@ def training_attack(run) -> tuple[int, float]:
     if run.method == "fgsm_at":
         return 1, run.eps * (p.step_scale if p.random_start else 1.0)
     if run.method == "mixup_at" and p.attack == "fgsm":
-        return 1, run.eps * (1.25 if p.random_start else 1.0)
+        return 1, run.eps * (FAST_FGSM_STEP if p.random_start else 1.0)
     step_size = getattr(p, "step_size", None)
     return p.steps, (p.step_ratio * run.eps if step_size is None else float(step_size))
 
