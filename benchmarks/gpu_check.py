@@ -11,16 +11,16 @@ table, a row per measurement (docs/gpu.md explains each):
   bf16, and tf32: TF32 convolutions as PyTorch's defaults), channels_last on and off,
   ``torch.compile`` on and off;
 - ``PGD-10 AT step`` and ``TRADES step`` (10 KL steps): time of one step of the project's own
-  trainer (``fairat.train.train_epoch`` on one batch: augmentation, attack, loss, backward,
+  trainer (``fairat.training.loop.train_epoch`` on one batch: augmentation, attack, loss, backward,
   SGD step), and its ratio to the floor of k+1 (TRADES: k+2) forward+backward passes of the same
   model on the same batch, measured in the same run; the same step at tf32 and its time over
   fp32's (``step tf32 / fp32``), the price of ``train.precision: tf32``;
 - ``eval PGD-20`` and ``eval AutoAttack``: images/s of the evaluation suite
-  (``fairat.suite.evaluate_model``) on a briefly PGD-trained checkpoint;
+  (``fairat.evaluation.suite.evaluate_model``) on a briefly PGD-trained checkpoint;
 - ``AutoAttack accuracy``: that checkpoint's robust accuracy with AutoAttack in fp32 (what the
   suite runs) and on the model's bf16-autocast logits (what it no longer runs), and the
   difference;
-- ``kill and resume``: a short TRADES run (``fairat.train.train`` in a child process) killed
+- ``kill and resume``: a short TRADES run (``fairat.training.loop.train`` in a child process) killed
   with SIGKILL after its first epoch and resumed, against an uninterrupted one;
 - ``training processes``: aggregate PGD-10 AT images/s of 1, 2 and 4 processes training at once
   on the one device: what the workflow config's ``resources.jobs_per_gpu`` should be set from.
@@ -52,9 +52,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fairat.config import RunConfig, TrainConfig
+from fairat.config.runs import RunConfig, TrainConfig
 from fairat.data import SplitData, to_float
-from fairat.device import (
+from fairat.evaluation.suite import evaluate_model
+from fairat.methods import METHODS, TrainContext
+from fairat.training.device import (
     PRECISIONS,
     configure_backends,
     prepare_batch,
@@ -62,10 +64,8 @@ from fairat.device import (
     training_autocast,
     training_tf32,
 )
-from fairat.methods import METHODS, TrainContext
-from fairat.network import build_model
-from fairat.suite import evaluate_model
-from fairat.train import train, train_epoch
+from fairat.training.loop import train, train_epoch
+from fairat.training.network import build_model
 
 CLASSES = [str(c) for c in range(10)]
 TARGETS = {"cuda": 1.05, "cpu": 1.0}  # step / floor (issue 12: speed targets)
@@ -444,7 +444,7 @@ def processes() -> multiprocessing.context.BaseContext:
     nothing, so that a child need not import them again, and neither inherits a parent's
     CUDA context (unusable after a plain fork) nor its OpenMP threads (which can deadlock one)."""
     mp = multiprocessing.get_context("forkserver")
-    mp.set_forkserver_preload(["torch", "fairat.train", "fairat.suite"])
+    mp.set_forkserver_preload(["torch", "fairat.training.loop", "fairat.evaluation.suite"])
     return mp
 
 

@@ -1,5 +1,5 @@
 """How often the worst-class 95 % intervals cover the truth, and how wide they are: the new
-binomial intervals of fairat.bootstrap beside the percentile bootstrap they replaced.
+binomial intervals of fairat.reporting.bootstrap beside the percentile bootstrap they replaced.
 
     PYTHONPATH=src .venv/bin/python benchmarks/interval_coverage.py [--reps 400] [--n 1000]
 
@@ -7,9 +7,9 @@ Simulated test sets with known class accuracies (docs/protocol.md, "Honest worst
 intervals"):
 
 - **Per seed** (one model): each class's count of correct test samples is Binomial(n, p_c); the
-  truth is min_c p_c. New: :func:`fairat.bootstrap.worst_interval` (Clopper-Pearson, Sidak upper
+  truth is min_c p_c. New: :func:`fairat.reporting.bootstrap.worst_interval` (Clopper-Pearson, Sidak upper
   end). Old: the 2.5 and 97.5 percentiles of the minimum over classes of B class-stratified
-  bootstrap replicates (:func:`fairat.bootstrap.class_bootstrap`).
+  bootstrap replicates (:func:`fairat.reporting.bootstrap.class_bootstrap`).
 - **Two-level** (S seeds of a training procedure): each simulated set draws S models whose class
   accuracies vary from seed to seed around the scenario's, p_sc = p_c + 1 point * a_s + 1.5
   points * b_sc (a, b standard normal: a shift shared by the seed's classes and one per class),
@@ -17,8 +17,8 @@ intervals"):
   correct for seed s when Phi(sqrt(r) z_i + sqrt(1 - r) e_si) < p_sc, with z_i shared by the
   seeds (r = 0.5: an image hard for one model tends to be hard for another). The truth is the
   procedure's expected worst-class accuracy E[min_c p_sc], computed from 2,000,000 simulated
-  seeds. New: :func:`fairat.bootstrap.seed_worst_interval` (t bounds over seeds of the per-seed
-  bounds). Old: the percentile interval of :func:`fairat.bootstrap.seed_class_bootstrap`
+  seeds. New: :func:`fairat.reporting.bootstrap.seed_worst_interval` (t bounds over seeds of the per-seed
+  bounds). Old: the percentile interval of :func:`fairat.reporting.bootstrap.seed_class_bootstrap`
   (seeds, then test samples). The last row is a stress case: no seed-to-seed variation and
   r = 0.9, where the seeds' estimates agree and a t-interval over them alone is far too short.
   One more scenario has CIFAR-100's shape (100 classes of 100 test images, whatever ``--n``).
@@ -43,7 +43,7 @@ import numpy as np
 from scipy import stats as st
 from scipy.special import ndtr
 
-from fairat.bootstrap import (
+from fairat.reporting.bootstrap import (
     class_bootstrap,
     interval,
     seed_class_bootstrap,

@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 
 from fairat.attacks import pgd
-from fairat.config import RunConfig, TrainConfig
+from fairat.config.eps import parse_eps
+from fairat.config.runs import RunConfig, TrainConfig
 from fairat.data import prepare, to_float
-from fairat.eps import parse_eps
-from fairat.network import build_model
-from fairat.train import train
+from fairat.training.loop import train
+from fairat.training.network import build_model
 
 
 def reference_pgd(model, x, y, eps, steps, generator):

@@ -6,9 +6,9 @@
 For each config (and, with several, for all of them together) it prints
 
 - training epoch-passes, the unit of issue 28: epochs x forward-backward passes per training
-  sample (:func:`fairat.prefixes.passes_per_sample`: PGD family steps + 1, TRADES family
+  sample (:func:`fairat.training.prefixes.passes_per_sample`: PGD family steps + 1, TRADES family
   steps + 2), summed over runs: as every run trains from scratch, with shared prefixes
-  (:func:`fairat.prefixes.plan_prefixes`), and with shared prefixes plus the runs an earlier
+  (:func:`fairat.training.prefixes.plan_prefixes`), and with shared prefixes plus the runs an earlier
   config of the list already trained (the output cache: same :func:`reuse_key`);
 - GPU-hours of training (those passes over the training split, plus the per-epoch selection
   attack on the validation split), of the evaluation suite without AutoAttack, and of AutoAttack.
@@ -38,9 +38,9 @@ from pathlib import Path
 
 import yaml
 
-from fairat.config import RunConfig, all_runs, run_dir
+from fairat.config.runs import RunConfig, all_runs, run_dir
 from fairat.data import DATASETS
-from fairat.prefixes import branch_epochs, passes_per_sample, plan_prefixes
+from fairat.training.prefixes import branch_epochs, passes_per_sample, plan_prefixes
 
 DEFAULT_RATE = 10_000  # ResNet-18 32x32 forward+backward passes per second, fp32, one H100
 # (train, test) sizes and the native image side of the datasets the paper configs use

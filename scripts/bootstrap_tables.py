@@ -1,18 +1,18 @@
 """Workflow step: per run, seed, checkpoint and attack, the class-stratified bootstrap over test
 samples and the 95 % intervals of the average, worst class and gap (bootstrap.csv: exact binomial
 bounds for the worst class and the gap) and how often each class is the worst one
-(worst_class_frequency.csv), from classwise.csv (fairat.bootstrap)."""
+(worst_class_frequency.csv), from classwise.csv (fairat.reporting.bootstrap)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.bootstrap import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, bootstrap_tables
-from fairat.checkpoint import save_text
-from fairat.logs import log_to
-from fairat.tables import read_classwise
+from fairat.reporting.bootstrap import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, bootstrap_tables
+from fairat.reporting.tables import read_classwise
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

@@ -1,16 +1,16 @@
 """Workflow step: where attacked samples go, from the evaluation JSON files: the confusion counts
 (confusion.csv) and DAFA's class-similarity matrices (class_similarity.csv) of every run, seed,
-checkpoint and attack (fairat.confusion)."""
+checkpoint and attack (fairat.evaluation.confusion)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.checkpoint import save_text
-from fairat.confusion import confusion_tables
-from fairat.logs import log_to
+from fairat.evaluation.confusion import confusion_tables
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

@@ -1,19 +1,19 @@
-"""Workflow step: the corrupted test split of a dataset (fairat.corruptions): read from the
+"""Workflow step: the corrupted test split of a dataset (fairat.evaluation.corruptions): read from the
 published CIFAR-10-C / CIFAR-100-C files, or generated with imagecorruptions; one uint8 array per
 corruption and severity (.npz)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 from pathlib import Path
 
-from fairat.checkpoint import rebuild_damaged_inputs, save_npz
-from fairat.corruptions import PUBLISHED, generate, read_published
 from fairat.data import load_prepared
-from fairat.logs import log_to
+from fairat.evaluation.corruptions import PUBLISHED, generate, read_published
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import rebuild_damaged_inputs, save_npz
 
 with log_to(snakemake.log[0]), rebuild_damaged_inputs():  # noqa: F821 (snakemake's script)
     sm = snakemake  # noqa: F821

@@ -1,17 +1,17 @@
 """Workflow step: corruption_classwise.csv (every corruption evaluation, classwise.csv's layout)
-and paper 003's corruption table as CSV, Markdown and LaTeX (fairat.corruption_tables)."""
+and paper 003's corruption table as CSV, Markdown and LaTeX (fairat.reporting.corruption_tables)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.checkpoint import save_text
-from fairat.corruption_tables import corruption_table
-from fairat.logs import log_to
-from fairat.paper_tables import to_csv, to_latex, to_markdown
-from fairat.tables import classwise_table, read_classwise
+from fairat.reporting.corruption_tables import corruption_table
+from fairat.reporting.paper_tables import to_csv, to_latex, to_markdown
+from fairat.reporting.tables import classwise_table, read_classwise
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

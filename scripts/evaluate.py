@@ -1,21 +1,21 @@
 """Workflow step: attack each checkpoint of a run on the test split; flags and predicted labels
 (.npz), metrics with confusion counts and class similarity (.json)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 from pathlib import Path
 
 import torch
 
-from fairat.checkpoint import rebuild_damaged_inputs, save_json, save_npz
-from fairat.config import RunConfig
+from fairat.config.runs import RunConfig
 from fairat.data import load_prepared
-from fairat.evaluate import evaluate_outputs, npz_arrays, weights_digest
-from fairat.logs import log_to
+from fairat.evaluation.evaluate import evaluate_outputs, npz_arrays, weights_digest
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import rebuild_damaged_inputs, save_json, save_npz
 
 with (
     log_to(snakemake.log[0]),  # noqa: F821 (injected by snakemake's script directive)

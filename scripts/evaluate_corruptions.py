@@ -1,11 +1,11 @@
 """Workflow step: a run's checkpoints on every corrupted test split: per-sample flags and
 predicted labels (.npz) and class-wise reports (.json, one per corruption and severity, in the
-evaluation JSON's layout), fairat.corruptions."""
+evaluation JSON's layout), fairat.evaluation.corruptions."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 from pathlib import Path
@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fairat.checkpoint import rebuild_damaged_inputs, save_json, save_npz
-from fairat.config import RunConfig
+from fairat.config.runs import RunConfig
 from fairat.data import load_prepared, to_float
-from fairat.device import configure_backends, resolve_device
-from fairat.evaluate import load_view, npz_arrays
-from fairat.logs import log_to
-from fairat.suite import SuiteOutputs, run_suite
+from fairat.evaluation.evaluate import load_view, npz_arrays
+from fairat.evaluation.suite import SuiteOutputs, run_suite
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import rebuild_damaged_inputs, save_json, save_npz
+from fairat.training.device import configure_backends, resolve_device
 
 with log_to(snakemake.log[0]), rebuild_damaged_inputs():  # noqa: F821 (snakemake's script)
     sm = snakemake  # noqa: F821

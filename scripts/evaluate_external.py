@@ -1,11 +1,11 @@
 """Workflow step: attack a RobustBench zoo model or an external checkpoint with the config's
 suite on the dataset's test split; flags and predicted labels (.npz), metrics (.json), as for a
-trained run's `last` checkpoint (fairat.zoo, fairat.evaluate.evaluate_view)."""
+trained run's `last` checkpoint (fairat.evaluation.zoo, fairat.evaluation.evaluate.evaluate_view)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 import hashlib
@@ -15,14 +15,19 @@ from pathlib import Path
 
 import torch
 
-from fairat.checkpoint import rebuild_damaged_inputs, save_json, save_npz
-from fairat.config import EvalConfig
+from fairat.config.eps import parse_eps
+from fairat.config.runs import EvalConfig
 from fairat.data import load_prepared
-from fairat.device import configure_backends, precision_record, prepare_model, resolve_device
-from fairat.eps import parse_eps
-from fairat.evaluate import evaluate_view, npz_arrays
-from fairat.logs import log_to
-from fairat.zoo import ExternalModel, load_external, load_zoo
+from fairat.evaluation.evaluate import evaluate_view, npz_arrays
+from fairat.evaluation.zoo import ExternalModel, load_external, load_zoo
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import rebuild_damaged_inputs, save_json, save_npz
+from fairat.training.device import (
+    configure_backends,
+    precision_record,
+    prepare_model,
+    resolve_device,
+)
 
 with log_to(snakemake.log[0]), rebuild_damaged_inputs():  # noqa: F821 (snakemake's script)
     sm = snakemake  # noqa: F821

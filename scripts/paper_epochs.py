@@ -2,15 +2,15 @@
 multi-panel figure (a panel per method) per dataset, model and eps, PNG and PDF; and every
 run's history in one tidy CSV (training_history.csv)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.checkpoint import save_text
-from fairat.logs import log_to
-from fairat.paper_figures import read_histories, write_figures
+from fairat.reporting.paper_figures import read_histories, write_figures
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

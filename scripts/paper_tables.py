@@ -1,16 +1,16 @@
 """Workflow step: the paper-style tables (TRIX/DAFA, Table I, error statistics, per class),
 each as CSV, Markdown and LaTeX."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.checkpoint import save_text
-from fairat.logs import log_to
-from fairat.paper_tables import paper_tables, to_csv, to_latex, to_markdown
-from fairat.tables import read_classwise
+from fairat.reporting.paper_tables import paper_tables, to_csv, to_latex, to_markdown
+from fairat.reporting.tables import read_classwise
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

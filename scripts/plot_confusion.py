@@ -1,16 +1,16 @@
 """Workflow step: the confusion figure of one run block (dataset, model, eps), PNG and PDF."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.confusion import read_confusion
-from fairat.confusion_figures import plot_confusion_block
-from fairat.eps import eps_tag
-from fairat.logs import log_to
-from fairat.tables import robust_attack
+from fairat.config.eps import eps_tag
+from fairat.evaluation.confusion import read_confusion
+from fairat.reporting.confusion_figures import plot_confusion_block
+from fairat.reporting.tables import robust_attack
+from fairat.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

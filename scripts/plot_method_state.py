@@ -1,16 +1,16 @@
 """Workflow step: each stateful run's per-epoch method state (class weights, radii, ...)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 import numpy as np
 import pandas as pd
 
-from fairat.figures import plot_method_state
-from fairat.logs import log_to
+from fairat.reporting.figures import plot_method_state
+from fairat.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

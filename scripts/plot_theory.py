@@ -1,18 +1,18 @@
 """Workflow step: one of paper 001's Figures 1(a), 1(b), 2(a), 2(b) (closed form and Monte Carlo),
 its tidy data and its caption sentence."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 import time
 
-from fairat.checkpoint import atomic_write, save_text
-from fairat.logs import log_to
+from fairat.runtime.logs import log_to
 from fairat.theory import figure_data
 from fairat.theory_figures import plot_theory_figure, theory_caption
+from fairat.training.checkpoint import atomic_write, save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

@@ -1,15 +1,15 @@
 """Workflow step: prepare one dataset into a .npz of arrays with the stratified validation split."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 from pathlib import Path
 
 from fairat.data import prepare
-from fairat.logs import log_to
+from fairat.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

@@ -1,16 +1,14 @@
 """Workflow step: the per-run summary (CSV, Markdown, LaTeX), the paired comparisons and
 metrics.json (the summary's means as DVC metrics)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.checkpoint import save_json, save_text
-from fairat.engagement import idle_runs
-from fairat.logs import log_to
-from fairat.tables import (
+from fairat.reporting.engagement import idle_runs
+from fairat.reporting.tables import (
     metrics_json,
     paired_table,
     read_classwise,
@@ -19,6 +17,8 @@ from fairat.tables import (
     summary_markdown,
     summary_table,
 )
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import save_json, save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

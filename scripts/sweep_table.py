@@ -1,15 +1,15 @@
 """Workflow step: the sensitivity table of every swept variant (sweeps.csv)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.checkpoint import save_text
-from fairat.logs import log_to
-from fairat.sweeps import sweep_table
-from fairat.tables import read_summary
+from fairat.reporting.sweeps import sweep_table
+from fairat.reporting.tables import read_summary
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

@@ -1,10 +1,10 @@
 """Workflow step: train one run and write last.pt, best.pt, history.csv, config.json and the
-states other runs start from (branches/, fairat.prefixes)."""
+states other runs start from (branches/, fairat.training.prefixes)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 import sys
@@ -12,12 +12,12 @@ from pathlib import Path
 
 import torch
 
-from fairat.checkpoint import rebuild_damaged_inputs
-from fairat.config import RunConfig, run_dir
+from fairat.config.runs import RunConfig, run_dir
 from fairat.data import load_prepared
-from fairat.logs import log_to
-from fairat.prefixes import branch_epochs, workflow_plan
-from fairat.train import train
+from fairat.runtime.logs import log_to
+from fairat.training.checkpoint import rebuild_damaged_inputs
+from fairat.training.loop import train
+from fairat.training.prefixes import branch_epochs, workflow_plan
 
 with (
     log_to(snakemake.log[0]),  # noqa: F821 (injected by snakemake's script directive)

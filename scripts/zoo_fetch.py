@@ -1,13 +1,13 @@
-"""Workflow step: fetch a RobustBench model's weights with robustbench (fairat.zoo)."""
+"""Workflow step: fetch a RobustBench model's weights with robustbench (fairat.evaluation.zoo)."""
 
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 
 # runs the rest of this file in a fork of a warm process that has imported torch, pandas
-# and matplotlib (fairat.jobserver)
+# and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.logs import log_to
-from fairat.zoo import ExternalModel, fetch_zoo
+from fairat.evaluation.zoo import ExternalModel, fetch_zoo
+from fairat.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

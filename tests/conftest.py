@@ -24,14 +24,14 @@ def tiny_run_fixture():
 @pytest.fixture(scope="session")
 def trained(digits, tmp_path_factory):
     """A natural cnn_small trained for a few epochs on digits (clean accuracy well above chance)."""
-    from fairat.train import train
+    from fairat.training.loop import train
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("trained")
     run = tiny_run("natural", epochs=10, lr=0.05, batch_size=64)
     train(run, digits, out, out / "resume", progress=False)
-    from fairat.checkpoint import load_torch
-    from fairat.network import build_model
+    from fairat.training.checkpoint import load_torch
+    from fairat.training.network import build_model
 
     model = build_model(run, digits)
     model.load_state_dict(load_torch(out / "last.pt")["model"])

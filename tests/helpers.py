@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fairat.config import RunConfig, TrainConfig
+from fairat.config.runs import RunConfig, TrainConfig
 from fairat.data import SplitData, to_float
 from fairat.methods import METHODS, EpochStats, Method, TrainContext
-from fairat.network import build_model
+from fairat.training.network import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -179,8 +179,8 @@ def assert_resumes_bit_identically(run: RunConfig, digits: SplitData, tmp: Path,
     """Train ``run`` straight and with a crash after 0-based epoch ``crash`` plus a resume; the
     two ``last.pt`` weights and ``method_state.csv`` files must be identical. Returns both
     ``last.pt`` contents for further checks."""
-    from fairat.checkpoint import load_torch
-    from fairat.train import train
+    from fairat.training.checkpoint import load_torch
+    from fairat.training.loop import train
 
     train(run, digits, tmp / "straight", tmp / "r1", progress=False)
     with pytest.raises(Crash):

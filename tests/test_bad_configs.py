@@ -1,5 +1,5 @@
 """A catalogue of the mistakes people make in a config: each fails before any job starts, with a
-message naming the field. Most cases go through ``fairat.checks.load_workflow_config``, the
+message naming the field. Most cases go through ``fairat.config.checks.load_workflow_config``, the
 function ``workflow/rules/common.smk`` calls (schema validation, then every check); a few go
 through ``snakemake -n`` itself to show the workflow stops there."""
 
@@ -12,8 +12,8 @@ import pytest
 import yaml
 from helpers import REPO, run_snakemake
 
-from fairat.checks import load_workflow_config
-from fairat.schema import write_schema
+from fairat.config.checks import load_workflow_config
+from fairat.config.schema import write_schema
 
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
 

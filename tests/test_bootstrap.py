@@ -1,5 +1,5 @@
 """The worst-class intervals and the class-stratified bootstrap against cases with closed-form
-answers (fairat.bootstrap; their coverage is tests/test_interval_coverage.py's)."""
+answers (fairat.reporting.bootstrap; their coverage is tests/test_interval_coverage.py's)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from helpers import squeeze
 from scipy import stats as st
 
-from fairat.bootstrap import (
+from fairat.reporting.bootstrap import (
     bootstrap_tables,
     class_bootstrap,
     clopper_pearson,
@@ -25,7 +25,7 @@ from fairat.bootstrap import (
     worst_frequency,
     worst_interval,
 )
-from fairat.tables import CLASSWISE_COLUMNS, summary_markdown, summary_table
+from fairat.reporting.tables import CLASSWISE_COLUMNS, summary_markdown, summary_table
 
 
 def classwise(accuracies: dict[int, list[float]], n: int, attack: str = "pgd20") -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Image models run in the channels_last memory format on every device (fairat.device)."""
+"""Image models run in the channels_last memory format on every device (fairat.training.device)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from fairat.device import prepare_batch, prepare_model
 from fairat.models import create_model
+from fairat.training.device import prepare_batch, prepare_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

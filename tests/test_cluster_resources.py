@@ -96,7 +96,7 @@ def test_bad_resources_fail_before_any_job_naming_the_field(tmp_path, resources,
     [("local", "at most 3 GPU jobs at once"), ("slurm", None)],
 )
 def test_the_workflow_limits_gpu_jobs_on_one_machine_not_on_slurm(tmp_path, profile, limit):
-    """profiles/local sets no gpu limit of its own: the workflow's GPU slots (fairat.gpuslots)
+    """profiles/local sets no gpu limit of its own: the workflow's GPU slots (fairat.runtime.gpuslots)
     give GPUs x jobs_per_gpu, here 3 fake GPUs x 1. Under the Slurm executor it sets none."""
     settings = yaml.safe_load((REPO / "profiles" / profile / "config.yaml").read_text())
     assert "gpu" not in (settings.get("resources") or {})

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from fairat.data import to_float
-from fairat.metrics import per_class_accuracy
-from fairat.suite import (
+from fairat.evaluation.metrics import per_class_accuracy
+from fairat.evaluation.suite import (
     WORST_CASE,
     Attack,
     class_similarity,
@@ -198,7 +198,7 @@ def _confusion_rows(runs: list[str], k: int, seeds: int = 2) -> pd.DataFrame:
 
 def test_row_normalised_and_lost_to_by_hand():
 
-    from fairat.confusion import lost_to, row_normalised
+    from fairat.evaluation.confusion import lost_to, row_normalised
 
     block = pd.DataFrame(
         {
@@ -217,7 +217,7 @@ def test_row_normalised_and_lost_to_by_hand():
 def test_confusion_tables_from_evaluation_jsons(trained, digits, tmp_path):
     import json
 
-    from fairat.confusion import confusion_tables
+    from fairat.evaluation.confusion import confusion_tables
 
     out = _suite(trained, digits, ("clean", "pgd5"))
     ident = {
@@ -246,7 +246,7 @@ def test_confusion_tables_from_evaluation_jsons(trained, digits, tmp_path):
 
 @pytest.mark.parametrize(("runs", "k"), [(13, 10), (2, 100)])
 def test_confusion_figure_draws_many_runs_and_many_classes(tmp_path, runs, k):
-    from fairat.confusion_figures import plot_confusion_block
+    from fairat.reporting.confusion_figures import plot_confusion_block
 
     rows = _confusion_rows([f"run{i}" for i in range(runs)], k, seeds=1 if k > 10 else 2)
     outs = [tmp_path / "c.png", tmp_path / "c.pdf"]

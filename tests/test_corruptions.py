@@ -11,10 +11,10 @@ import pytest
 import yaml
 from helpers import REPO, run_snakemake, squeeze
 
-from fairat.checks import load_workflow_config
-from fairat.config import EvalConfig
-from fairat.corruption_tables import corruption_table, strongest_pgd
-from fairat.corruptions import (
+from fairat.config.checks import load_workflow_config
+from fairat.config.runs import EvalConfig
+from fairat.config.schema import write_schema
+from fairat.evaluation.corruptions import (
     BROKEN_IN_GENERATE,
     CORRUPTIONS,
     check_settings,
@@ -24,9 +24,9 @@ from fairat.corruptions import (
     mce,
     read_published,
 )
-from fairat.paper_tables import to_markdown
-from fairat.schema import write_schema
-from fairat.tables import CLASSWISE_COLUMNS
+from fairat.reporting.corruption_tables import corruption_table, strongest_pgd
+from fairat.reporting.paper_tables import to_markdown
+from fairat.reporting.tables import CLASSWISE_COLUMNS
 
 
 def test_mce_unnormalised_and_normalised_by_hand():

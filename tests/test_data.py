@@ -17,7 +17,7 @@ import torchvision
 from PIL import Image
 
 from fairat import data as fdata
-from fairat.checkpoint import DamagedFileError
+from fairat.config.registry import UnknownNameError
 from fairat.data import (
     DATASETS,
     DatasetCorruptError,
@@ -29,7 +29,7 @@ from fairat.data import (
     stratified_val_split,
     to_float,
 )
-from fairat.registry import UnknownNameError
+from fairat.training.checkpoint import DamagedFileError
 
 
 def md5(path: Path) -> str:

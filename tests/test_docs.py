@@ -9,7 +9,7 @@ import pytest
 import yaml
 from helpers import REPO
 
-from fairat.variants import expand_variants
+from fairat.config.variants import expand_variants
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "config" / "README.md"]
 

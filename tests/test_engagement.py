@@ -1,12 +1,12 @@
 """Runs whose method never engaged its mechanism are found from their logged state and named in
-the summary (fairat.engagement, Method.idle_mechanism)."""
+the summary (fairat.reporting.engagement, Method.idle_mechanism)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from fairat.engagement import idle_note, idle_runs
 from fairat.methods import METHODS
+from fairat.reporting.engagement import idle_note, idle_runs
 
 
 def params(method: str, **raw):

@@ -12,12 +12,12 @@ import torch
 from helpers import squeeze
 from scipy.stats import t as scipy_t
 
-from fairat.config import EvalConfig
+from fairat.config.eps import eps_tag, format_eps, parse_eps
+from fairat.config.runs import EvalConfig
 from fairat.data import to_float
-from fairat.eps import eps_tag, format_eps, parse_eps
-from fairat.evaluate import evaluate_checkpoint, sanity_checks, weights_digest
-from fairat.metrics import attack_report, per_class_accuracy, summarize
-from fairat.suite import (
+from fairat.evaluation.evaluate import evaluate_checkpoint, sanity_checks, weights_digest
+from fairat.evaluation.metrics import attack_report, per_class_accuracy, summarize
+from fairat.evaluation.suite import (
     WORST_CASE,
     Attack,
     EvalStore,
@@ -28,7 +28,7 @@ from fairat.suite import (
     subset_indices,
     worst_case,
 )
-from fairat.tables import (
+from fairat.reporting.tables import (
     CLASSWISE_COLUMNS,
     classwise_rows,
     paired_table,
@@ -36,7 +36,7 @@ from fairat.tables import (
     summary_markdown,
     summary_table,
 )
-from fairat.train import train
+from fairat.training.loop import train
 
 
 def test_per_class_accuracy_uses_true_class_counts():
@@ -320,7 +320,7 @@ def test_summary_names_attacks_that_cover_a_subset():
 def test_classwise_rows_from_json_round_trip(tmp_path):
     path = tmp_path / "last.json"
     path.write_text(json.dumps(hand_made_results()[0]))
-    from fairat.tables import classwise_table
+    from fairat.reporting.tables import classwise_table
 
     table = classwise_table([path])
     assert table["class"].tolist() == ["cat", "dog"]

@@ -21,11 +21,11 @@ from figure_checks import (  # noqa: E402
     legibility_problems,
 )
 
-import fairat.confusion_figures as confusion_figures  # noqa: E402
-import fairat.figures as figures  # noqa: E402
-import fairat.paper_figures as paper_figures  # noqa: E402
-from fairat.class_labels import display_name, fit_class_ticks, wrap_name  # noqa: E402
-from fairat.tables import CLASSWISE_COLUMNS  # noqa: E402
+import fairat.reporting.confusion_figures as confusion_figures  # noqa: E402
+import fairat.reporting.figures as figures  # noqa: E402
+import fairat.reporting.paper_figures as paper_figures  # noqa: E402
+from fairat.reporting.class_labels import display_name, fit_class_ticks, wrap_name  # noqa: E402
+from fairat.reporting.tables import CLASSWISE_COLUMNS  # noqa: E402
 
 METHODS = ["natural", "pgd_at", "trades", "trades_dafa", "label_aug_at", "frl_rwrm", "cfa"]
 NAMES = {"digits": DIGITS, "cifar10": CIFAR10, "cifar100": CIFAR100}

@@ -11,7 +11,6 @@ import pytest
 import torch
 from helpers import make_method
 
-from fairat.checkpoint import load_torch
 from fairat.data import to_float
 from fairat.methods import METHODS, EpochStats, _frl
 from fairat.methods import trades as trades_module
@@ -23,7 +22,8 @@ from fairat.methods._frl import (
     normalise_multipliers,
 )
 from fairat.methods.trades import trades_terms
-from fairat.train import train
+from fairat.training.checkpoint import load_torch
+from fairat.training.loop import train
 
 RW = METHODS.get("frl_rw").Params()
 RWRM = METHODS.get("frl_rwrm").Params()

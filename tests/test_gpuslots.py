@@ -1,4 +1,4 @@
-"""fairat.gpuslots: GPU jobs on one machine each hold one slot of (GPU × jobs per GPU), see only
+"""fairat.runtime.gpuslots: GPU jobs on one machine each hold one slot of (GPU × jobs per GPU), see only
 their GPU, and free it however they end; the workflow runs at most that many at once.
 
 No GPU is needed: FAIRAT_FAKE_GPUS gives the pool, the computation stays on the CPU
@@ -23,7 +23,7 @@ import pytest
 import yaml
 from helpers import REPO, run_snakemake
 
-from fairat import gpuslots
+from fairat.runtime import gpuslots
 
 SRC = str(REPO / "src")
 
@@ -104,7 +104,7 @@ HOLDER = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from fairat import gpuslots
+    from fairat.runtime import gpuslots
     pool, per_gpu, directory, hold, out = sys.argv[1:6]
     directory = gpuslots.slot_dir({"FAIRAT_GPU_SLOT_DIR": directory})
     slot = gpuslots.acquire(pool.split(","), int(per_gpu), directory, holder="test")
@@ -186,13 +186,13 @@ JOB = textwrap.dedent(
         resources=types.SimpleNamespace(gpu=1), rule="train", wildcards={"seed": "0"},
         log=[os.environ["LOG"]],
     )
-    from fairat.jobserver import hand_over
+    from fairat.runtime.jobserver import hand_over
     hand_over(snakemake, __file__)
-    import fairat.jobserver
-    from fairat.logs import log_to
+    import fairat.runtime.jobserver
+    from fairat.runtime.logs import log_to
     with log_to(snakemake.log[0]):
         print("working")
-    seen = {"pid": os.getpid(), "in_copy": fairat.jobserver._IN_COPY,
+    seen = {"pid": os.getpid(), "in_copy": fairat.runtime.jobserver._IN_COPY,
             "visible": os.environ.get("CUDA_VISIBLE_DEVICES")}
     if os.environ.get("ASK_CUDA"):  # what CUDA itself shows this process (a real GPU)
         import torch
@@ -304,7 +304,7 @@ def test_on_real_gpus_each_copy_of_one_server_sees_only_its_gpu(tmp_path):
 
 
 def test_a_jobs_log_and_its_failure_line_name_its_gpu(tmp_path, monkeypatch, capfd):
-    from fairat.logs import log_to
+    from fairat.runtime.logs import log_to
 
     taken = {"gpu": "3", "slot": 1, "per_gpu": 2, "taken": 1.5}
     monkeypatch.setenv(gpuslots.HELD_ENV, json.dumps(taken))
@@ -337,7 +337,7 @@ def test_the_job_server_preloads_without_initialising_cuda():
         for name in ("is_available", "device_count", "init", "_lazy_init",
                      "get_device_properties", "current_device"):
             setattr(torch.cuda, name, spy(name, getattr(torch.cuda, name)))
-        from fairat.jobserver import PRELOAD
+        from fairat.runtime.jobserver import PRELOAD
         for module in PRELOAD:
             __import__(module)
         print(json.dumps({"calls": calls, "initialized": torch.cuda.is_initialized()}))

@@ -10,20 +10,20 @@ import sys
 import pytest
 
 TORCH_FREE = [
-    "fairat.tables",
-    "fairat.figures",
-    "fairat.paper_tables",
-    "fairat.paper_figures",
-    "fairat.sweeps",
+    "fairat.reporting.tables",
+    "fairat.reporting.figures",
+    "fairat.reporting.paper_tables",
+    "fairat.reporting.paper_figures",
+    "fairat.reporting.sweeps",
     "fairat.theory",
     "fairat.theory_figures",
-    "fairat.checkpoint",
-    "fairat.bootstrap",
-    "fairat.confusion",
-    "fairat.confusion_figures",
-    "fairat.corruptions",
-    "fairat.corruption_tables",
-    "fairat.zoo",
+    "fairat.training.checkpoint",
+    "fairat.reporting.bootstrap",
+    "fairat.evaluation.confusion",
+    "fairat.reporting.confusion_figures",
+    "fairat.evaluation.corruptions",
+    "fairat.reporting.corruption_tables",
+    "fairat.evaluation.zoo",
 ]
 
 
@@ -40,13 +40,13 @@ def test_table_and_figure_modules_do_not_import_torch(module):
 
 
 def test_models_do_not_import_the_methods():
-    """Models declare their arguments through fairat.params, not through the training methods
+    """Models declare their arguments through fairat.config.params, not through the training methods
     (a stage lower in the pipeline than the methods that train them)."""
     assert not loaded("fairat.models", "fairat.methods")
 
 
 def test_training_does_not_import_pandas():
-    assert not loaded("fairat.train", "pandas")
+    assert not loaded("fairat.training.loop", "pandas")
 
 
 def run_python(code: str) -> str:
@@ -63,7 +63,7 @@ def test_backend_flags_do_not_load_inductor_but_reach_it():
     by torch.compile, still starts in deterministic mode."""
     code = (
         "import sys, torch\n"
-        "from fairat.device import configure_backends\n"
+        "from fairat.training.device import configure_backends\n"
         "configure_backends()\n"
         "print(torch.are_deterministic_algorithms_enabled(),"
         " torch.is_deterministic_algorithms_warn_only_enabled(),"
@@ -78,7 +78,7 @@ def test_backend_flags_reach_an_inductor_already_loaded():
     code = (
         "import torch, torch._inductor.config as c\n"
         "assert not c.deterministic\n"
-        "from fairat.device import configure_backends\n"
+        "from fairat.training.device import configure_backends\n"
         "configure_backends()\n"
         "print(c.deterministic, torch.are_deterministic_algorithms_enabled())\n"
     )

@@ -1,5 +1,5 @@
 """The worst-class 95 % intervals cover the true worst-class accuracy in simulated test sets
-(fairat.bootstrap; the simulation is benchmarks/interval_coverage.py's, run smaller here).
+(fairat.reporting.bootstrap; the simulation is benchmarks/interval_coverage.py's, run smaller here).
 
 Each coverage is a proportion of REPS simulated test sets (n = 1,000 test samples per class), so
 its simulation standard error is sqrt(c (1 - c) / REPS): 1.1 points at REPS = 400 and c = 0.95,

@@ -1,9 +1,9 @@
-"""fairat.jobserver: a workflow script handed to a warm, forked copy behaves as if it ran in its
+"""fairat.runtime.jobserver: a workflow script handed to a warm, forked copy behaves as if it ran in its
 own process (working directory, environment, streams, exit status, signals), and a copy never
 outlives the job process that asked for it.
 
 Each test talks to a server of its own: the PYTHON_* variable below is part of the server's
-name (fairat.jobserver.server_name). Its idle limit (FAIRAT_JOBSERVER_IDLE) is long enough that a
+name (fairat.runtime.jobserver.server_name). Its idle limit (FAIRAT_JOBSERVER_IDLE) is long enough that a
 loaded machine never lets it lapse between two jobs of a test that expects the same server to
 answer both; the fixture ends the test's servers afterwards."""
 
@@ -27,14 +27,14 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the job server 
 PROBE = """
 import json, os, sys, time, types
 snakemake = globals().get("snakemake") or types.SimpleNamespace(tag=os.environ["TAG"])
-from fairat.jobserver import hand_over
+from fairat.runtime.jobserver import hand_over
 hand_over(snakemake, __file__)
-import fairat.jobserver
+import fairat.runtime.jobserver
 HEAVY = ("torch", "torch._dynamo", "pandas", "scipy.stats", "matplotlib.pyplot", "seaborn")
 print(json.dumps({
     "pid": os.getpid(),
     "ppid": os.getppid(),
-    "in_copy": fairat.jobserver._IN_COPY,
+    "in_copy": fairat.runtime.jobserver._IN_COPY,
     "cwd": os.getcwd(),
     "tag": snakemake.tag,
     "probe": os.environ.get("PROBE"),
@@ -82,7 +82,7 @@ class Probe:
         found = []
         for proc in psutil.process_iter(["cmdline"]):
             try:
-                if "fairat.jobserver" in (proc.info["cmdline"] or []) and (
+                if "fairat.runtime.jobserver" in (proc.info["cmdline"] or []) and (
                     proc.environ().get("PYTHON_FAIRAT_TEST_SERVER") == self.server
                 ):
                     found.append(proc)
@@ -186,7 +186,7 @@ def test_an_idle_server_exits(probe):
 
 
 # What a refused client may see. The server accepts, reads the peer's uid and closes the
-# connection unread (fairat.jobserver.serve); whether that close lands before or after the
+# connection unread (fairat.runtime.jobserver.serve); whether that close lands before or after the
 # client's send decides the error: before it, send_fds or sendall fail with EPIPE
 # (BrokenPipeError); after it, the unread request makes the close a reset (ConnectionResetError
 # on send or recv); a close the client reads as the end of the stream is None from _recv. A
@@ -196,7 +196,7 @@ REFUSALS = {"BrokenPipeError", "ConnectionResetError", "end of stream"}
 
 OTHER_USER = """
 import json, os, pickle, socket, sys
-from fairat import jobserver
+from fairat.runtime import jobserver
 name = jobserver.server_name()  # the server of the probe's user (root), named before setuid
 request = {
     "script": sys.argv[1],  # would write the marker file if the server ran it
@@ -258,6 +258,6 @@ def test_every_workflow_script_hands_over_before_its_imports():
         body = ast.parse(script.read_text()).body
         first = [ast.unparse(node) for node in body[1:3]]  # after the docstring
         assert first == [
-            "from fairat.jobserver import hand_over",
+            "from fairat.runtime.jobserver import hand_over",
             "hand_over(snakemake, __file__)",
         ], f"{script.name} should start with hand_over(snakemake, __file__) after its docstring"

@@ -12,7 +12,7 @@ from torch import nn
 
 from fairat.methods import METHODS, TrainContext
 from fairat.methods.label_aug_at import FirstK, soft_targets
-from fairat.network import build_model
+from fairat.training.network import build_model
 
 K = 4
 

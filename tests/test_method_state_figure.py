@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib.colors as mcolors
 import pandas as pd
 
-import fairat.figures as figures
+import fairat.reporting.figures as figures
 
 
 def draw(monkeypatch, state: pd.DataFrame, class_names: list[str]):

@@ -4,7 +4,7 @@ Two tiny configs, each in its own workdir as the paper configs are, share one ru
 resolved run config); the second also has a run of its own (natural). Both run through the
 local profile, as a user types it, with one cache directory: pgd_at is trained once, by the
 first config, and the second symlinks its outputs from the cache. A changed code version makes
-it train again. The package's code hash itself: fairat.provenance.
+it train again. The package's code hash itself: fairat.runtime.provenance.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 import yaml
 from helpers import REPO, snakemake_args
 
-from fairat.provenance import code_version, source_hash, write_code_version
+from fairat.runtime.provenance import code_version, source_hash, write_code_version
 
 pytestmark = pytest.mark.workflow
 
@@ -45,7 +45,7 @@ OUTPUTS = ("last.pt", "best.pt", "history.csv", "method_state.csv", "config.json
 TRAIN_LOG = "logs/train/digits/cnn_small/{}/eps16_255/seed0.log"
 # a snakemake whose code version differs from this checkout's (as after an edit of fairat)
 EDITED_CODE = (
-    "import sys, fairat.provenance as p; v = p.code_version; "
+    "import sys, fairat.runtime.provenance as p; v = p.code_version; "
     "p.code_version = lambda *a: {**v(*a), 'fairat_source': 'edited'}; "
     "from snakemake.cli import main; sys.argv[0] = 'snakemake'; main()"
 )

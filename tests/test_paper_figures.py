@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fairat.paper_figures import (
+from fairat.reporting.paper_figures import (
     KINDS,
     figure_keys,
     figure_paths,
@@ -18,7 +18,7 @@ from fairat.paper_figures import (
     read_histories,
     write_figures,
 )
-from fairat.tables import CLASSWISE_COLUMNS
+from fairat.reporting.tables import CLASSWISE_COLUMNS
 
 CLASSES = ["cat", "dog", "ship"]
 METHODS = ["trades", "fair", "natural"]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from helpers import squeeze
 
-from fairat.paper_tables import (
+from fairat.reporting.paper_tables import (
     error_stats,
     formatted,
     paper_tables,
@@ -20,7 +20,7 @@ from fairat.paper_tables import (
     to_markdown,
     trix_table,
 )
-from fairat.tables import CLASSWISE_COLUMNS
+from fairat.reporting.tables import CLASSWISE_COLUMNS
 
 CLASSES = ["a", "b", "c"]
 # accuracy of classes a, b, c per (method, seed, attack) at eps 8/255. pgd10 is above

@@ -20,25 +20,25 @@ import torch
 from helpers import make_method, squeeze, train_batch
 from torch import nn
 
-import fairat.evaluate
-import fairat.train
-from fairat.device import (
-    configure_backends,
-    precision_record,
-    training_autocast,
-    training_tf32,
-)
-from fairat.evaluate import evaluate_checkpoint
+import fairat.evaluation.evaluate
+import fairat.training.loop
+from fairat.evaluation.evaluate import evaluate_checkpoint
+from fairat.evaluation.suite import evaluate_model
 from fairat.methods import METHODS, EpochStats
-from fairat.suite import evaluate_model
-from fairat.tables import (
+from fairat.reporting.tables import (
     CLASSWISE_COLUMNS,
     classwise_rows,
     precision_label,
     summary_markdown,
     summary_table,
 )
-from fairat.train import train, train_epoch
+from fairat.training.device import (
+    configure_backends,
+    precision_record,
+    training_autocast,
+    training_tf32,
+)
+from fairat.training.loop import train, train_epoch
 
 CPU = torch.device("cpu")
 
@@ -100,7 +100,7 @@ def test_bf16_training_leaves_every_attack_of_every_method_in_fp32(method, digit
 def test_validation_and_selection_forwards_never_run_under_autocast(
     precision, digits, tiny_run, tmp_path, monkeypatch
 ):
-    spies = spied(monkeypatch, fairat.train)
+    spies = spied(monkeypatch, fairat.training.loop)
     run = tiny_run("trades", epochs=1, precision=precision)
     train(run, digits, tmp_path / "out", tmp_path / "resume", progress=False)
     seen = modes(spies[0].calls)
@@ -150,7 +150,7 @@ def test_tf32_trains_as_pytorch_defaults_and_validates_in_ieee_fp32(
     defaults); validation and checkpoint selection run with both in IEEE fp32, and the flags
     are IEEE again when training returns. The flags are CUDA settings: the CPU records them."""
     phase = ["setup"]
-    spies, build = [], fairat.train.build_model
+    spies, build = [], fairat.training.loop.build_model
 
     def build_spy(*args, **kwargs):
         spies.append(FlagSpy(build(*args, **kwargs), phase))
@@ -166,9 +166,13 @@ def test_tf32_trains_as_pytorch_defaults_and_validates_in_ieee_fp32(
 
         return wrapped
 
-    monkeypatch.setattr(fairat.train, "build_model", build_spy)
-    monkeypatch.setattr(fairat.train, "train_epoch", in_phase("train", fairat.train.train_epoch))
-    monkeypatch.setattr(fairat.train, "validate", in_phase("validate", fairat.train.validate))
+    monkeypatch.setattr(fairat.training.loop, "build_model", build_spy)
+    monkeypatch.setattr(
+        fairat.training.loop, "train_epoch", in_phase("train", fairat.training.loop.train_epoch)
+    )
+    monkeypatch.setattr(
+        fairat.training.loop, "validate", in_phase("validate", fairat.training.loop.validate)
+    )
     run = tiny_run(method, epochs=1, precision="tf32")
     train(run, digits, tmp_path / "out", tmp_path / "resume", progress=False)
     seen: dict[tuple[str, str], set[tuple[str, str]]] = {}
@@ -212,7 +216,7 @@ def test_the_suite_runs_in_ieee_fp32_inside_a_tf32_training_step(trained, digits
             class_names=digits.class_names,
             batch_size=32,
             seed=0,
-            to_float=fairat.evaluate.to_float,
+            to_float=fairat.evaluation.evaluate.to_float,
             progress=False,
         )
         after = (
@@ -238,7 +242,7 @@ def test_the_evaluation_suite_runs_in_fp32_inside_an_autocast_region(trained, di
             class_names=digits.class_names,
             batch_size=32,
             seed=0,
-            to_float=fairat.evaluate.to_float,
+            to_float=fairat.evaluation.evaluate.to_float,
             progress=False,
         )
     assert spy.calls and modes(spy.calls)["eval"] == {False}
@@ -248,8 +252,8 @@ def test_a_bf16_checkpoint_is_evaluated_in_fp32_and_says_so(
     digits, tiny_run, tmp_path, monkeypatch
 ):
     run = tiny_run("pgd_at", epochs=1, precision="bf16")
-    spied(monkeypatch, fairat.train)
-    spies = spied(monkeypatch, fairat.evaluate)
+    spied(monkeypatch, fairat.training.loop)
+    spies = spied(monkeypatch, fairat.evaluation.evaluate)
     train(run, digits, tmp_path, tmp_path / "resume", progress=False)
     with torch.autocast("cpu", dtype=torch.bfloat16):  # a caller's autocast does not leak in
         _, result = evaluate_checkpoint(run, digits, tmp_path / "last.pt", progress=False)

@@ -1,4 +1,4 @@
-"""Shared training prefixes (fairat.prefixes): which runs share epochs, and that a run started
+"""Shared training prefixes (fairat.training.prefixes): which runs share epochs, and that a run started
 from another's branch state ends bit for bit where it ends when trained from scratch."""
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import torch
 import yaml
 from helpers import REPO, tiny_run
 
-from fairat.checkpoint import load_torch
-from fairat.config import all_runs, run_dir
-from fairat.prefixes import (
+from fairat.config.runs import all_runs, run_dir
+from fairat.training.checkpoint import load_torch
+from fairat.training.loop import train
+from fairat.training.prefixes import (
     count_training_passes,
     passes_per_sample,
     plan_prefixes,
     prefix_epochs,
     training_passes,
 )
-from fairat.train import train
 
 ATTACK = {"steps": 2, "step_size": 0.03}
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from helpers import REPO
 
-from fairat.config import all_runs
-from fairat.prefixes import count_training_passes, plan_prefixes
+from fairat.config.runs import all_runs
+from fairat.training.prefixes import count_training_passes, plan_prefixes
 
 spec = importlib.util.spec_from_file_location("price", REPO / "benchmarks" / "price.py")
 price = importlib.util.module_from_spec(spec)

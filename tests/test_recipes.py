@@ -2,10 +2,10 @@
 
 Two checks per run. The per-epoch lr: each reference formula below is a transcription of the
 script its config comment cites, with epochs counted from 1 as those scripts do; the sequence
-under test is the one the trainer's optimiser holds in each epoch (``fairat.train.make_scheduler``,
-stepped after each epoch as in ``fairat.train.train``). The rest of the recipe (:class:`Recipe`):
+under test is the one the trainer's optimiser holds in each epoch (``fairat.training.loop.make_scheduler``,
+stepped after each epoch as in ``fairat.training.loop.train``). The rest of the recipe (:class:`Recipe`):
 the optimiser the trainer builds (its class, momentum, Nesterov, weight decay, read from the
-``torch.optim`` object ``fairat.train.make_optimizer`` returns), the batch size, the training
+``torch.optim`` object ``fairat.training.loop.make_optimizer`` returns), the batch size, the training
 attack's steps and step size, and whether inputs are normalised, each against the values the
 cited script runs with, traced from its command line to the optimiser or attack call (the
 ``source`` of each recipe names the lines). A run a paper config adds without a reference here
@@ -22,10 +22,10 @@ import pytest
 import torch
 import yaml
 
-from fairat.config import all_runs
+from fairat.config.runs import all_runs
 from fairat.data import resolve_options
 from fairat.methods.mixup_at import FAST_FGSM_STEP
-from fairat.train import make_optimizer, make_scheduler
+from fairat.training.loop import make_optimizer, make_scheduler
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -368,7 +368,7 @@ def test_fairness_grid_baselines_share_the_recipe_of_what_they_are_compared_with
     """rho compares each run with a TRADES trained on the same schedule, optimiser, weight decay,
     Nesterov and batch size (METHODS.md section 1), and FRL fine-tunes the TRADES it is
     compared with."""
-    from fairat.config import variants
+    from fairat.config.runs import variants
 
     config = yaml.safe_load((CONFIG / name).read_text())
     runs = {r.name: r for r in all_runs(config) if r.seed == 0}
@@ -390,7 +390,7 @@ def test_fairness_grid_baselines_share_the_recipe_of_what_they_are_compared_with
 @pytest.mark.parametrize("name", MUTABLE)
 def test_both_sides_of_every_comparison_attack_with_the_same_steps_and_step(name):
     """A same-recipe comparison: the run and its baseline train against one attack budget."""
-    from fairat.config import variants
+    from fairat.config.runs import variants
 
     config = yaml.safe_load((CONFIG / name).read_text())
     runs = {r.name: r for r in all_runs(config) if r.seed == config["seeds"][0]}

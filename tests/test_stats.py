@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from fairat.stats import paired_comparison, rho, seed_summary
+from fairat.reporting.stats import paired_comparison, rho, seed_summary
 
 # DAFA's CIFAR-10 table (METHODS.md section 9): clean avg/worst, robust avg/worst, rho_nat, rho_rob
 DAFA_TABLE = {

@@ -9,11 +9,11 @@ import pytest
 import torch
 from helpers import Crash, crash_after, digits_context
 
-from fairat.checkpoint import load_torch
-from fairat.config import EvalConfig, RunConfig, TrainConfig
+from fairat.config.runs import EvalConfig, RunConfig, TrainConfig
 from fairat.methods import EpochStats
-from fairat.network import build_model
-from fairat.train import lr_factor, selection_score, train, validate
+from fairat.training.checkpoint import load_torch
+from fairat.training.loop import lr_factor, selection_score, train, validate
+from fairat.training.network import build_model
 
 
 def test_outputs_and_checkpoint_contents(digits, tiny_run, tmp_path):
@@ -167,7 +167,7 @@ def test_natural_training_selects_best_on_worst_class_clean_accuracy(digits, tin
 
 
 def test_ties_go_to_the_later_epoch(digits, tiny_run, tmp_path, monkeypatch):
-    import fairat.train as trainer
+    import fairat.training.loop as trainer
 
     constant = EpochStats(
         epoch=0,

@@ -333,7 +333,7 @@ def test_mix_from_epoch_delays_every_assignment(monkeypatch):
 
 
 def test_an_unknown_assignment_names_the_field_and_the_allowed_values():
-    from fairat.config import variants
+    from fairat.config.runs import variants
     from fairat.methods.registry import METHODS
 
     with pytest.raises(

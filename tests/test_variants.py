@@ -1,11 +1,11 @@
-"""Named variants, sweeps, baselines and parents of the ``methods:`` section (fairat.variants)."""
+"""Named variants, sweeps, baselines and parents of the ``methods:`` section (fairat.config.variants)."""
 
 from __future__ import annotations
 
 import pytest
 
-from fairat.config import all_runs, resolve_run, variants
-from fairat.variants import expand_variants, value_tag
+from fairat.config.runs import all_runs, resolve_run, variants
+from fairat.config.variants import expand_variants, value_tag
 
 BASE = {
     "datasets": ["digits"],

@@ -308,7 +308,7 @@ def variants_workflow(tmp_path_factory):
 
 
 def test_variants_sweeps_and_baselines_end_to_end(variants_workflow):
-    from fairat.stats import rho
+    from fairat.reporting.stats import rho
 
     results = variants_workflow / "results"
     classwise = pd.read_csv(results / "tables/classwise.csv", dtype={"class": str})

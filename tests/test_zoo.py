@@ -15,8 +15,8 @@ from helpers import run_snakemake
 from test_data import trust_fake_cifar10, write_fake_cifar10
 
 from fairat.data import prepare
+from fairat.evaluation.zoo import ExternalModel, check_entries, fetch_zoo, load_zoo, zoo_weights
 from fairat.models import create_model
-from fairat.zoo import ExternalModel, check_entries, fetch_zoo, load_zoo, zoo_weights
 
 ZOO_NAME = "Wong2020Fast"  # PreActResNet-18: small enough for a CPU test
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2471, 0.2435, 0.2616)
@@ -28,7 +28,7 @@ def zoo_entry() -> ExternalModel:
 
 def plant_zoo_weights(model_dir) -> dict:
     """Random weights of the zoo entry's own architecture where load_model looks for them."""
-    from fairat.zoo import robustbench_utils
+    from fairat.evaluation.zoo import robustbench_utils
 
     robustbench_utils()
     from robustbench.model_zoo import model_dicts
@@ -186,7 +186,7 @@ def test_a_config_of_zoo_models_alone_trains_nothing(tmp_path, monkeypatch):
 
 
 def test_no_methods_and_no_models_to_evaluate_is_an_error():
-    from fairat.checks import check_workflow_config
+    from fairat.config.checks import check_workflow_config
 
     with pytest.raises(ValueError, match=r"methods: \{\} names no run"):
         check_workflow_config({"methods": {}, "datasets": ["digits"], "models": ["mlp"]})

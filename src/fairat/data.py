@@ -30,8 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fairat.checkpoint import DamagedFileError
-from fairat.registry import Registry
+from fairat.config.registry import Registry
+from fairat.training.checkpoint import DamagedFileError
 
 #: Bumped when the layout of prepared ``.npz`` files changes.
 FORMAT_VERSION = 1
@@ -307,7 +307,7 @@ def save_prepared(data: SplitData, path: Path) -> None:
 
 def load_prepared(path: Path) -> SplitData:
     """Read a file written by :func:`prepare` (no pickle is ever loaded); a file numpy cannot
-    read raises :class:`fairat.checkpoint.DamagedFileError` naming it."""
+    read raises :class:`fairat.training.checkpoint.DamagedFileError` naming it."""
     try:
         return _load_prepared(Path(path))
     except (OSError, EOFError, zipfile.BadZipFile, ValueError, KeyError) as err:

@@ -30,7 +30,7 @@ import torch
 import yaml
 from slurm_cluster import SlurmCluster, missing_commands
 
-from fairat.config import resolve_run
+from fairat.config.runs import resolve_run
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -82,7 +82,7 @@ def show_jobs(cluster: SlurmCluster) -> dict[str, dict[str, str]]:
 
 
 def resume_state(work: Path, config: dict, seed: int) -> Path:
-    """Where the pgd_at run of ``seed`` keeps its per-epoch resume state (fairat.train)."""
+    """Where the pgd_at run of ``seed`` keeps its per-epoch resume state (fairat.training.loop)."""
     run = resolve_run(
         config, dataset="digits", model="cnn_small", run="pgd_at", eps="16/255", seed=seed
     )

@@ -118,7 +118,7 @@ rule summary_tables:
     params:
         baselines={name: v.baseline for name, v in VARIANTS.items()},
         worst_case_over=list(EVAL_CONFIG.worst_case_attacks),
-        # what each method_state.csv belongs to (fairat.engagement: idle mechanisms)
+        # what each method_state.csv belongs to (fairat.reporting.engagement: idle mechanisms)
         state_runs=[
             {
                 "dataset": r.dataset,

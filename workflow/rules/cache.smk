@@ -4,11 +4,11 @@ preparation and code, is symlinked from the cache instead of trained again."""
 
 import os
 
-from fairat.provenance import write_code_version
+from fairat.runtime.provenance import write_code_version
 
 # fairat's code is not an input or param of any rule: this file (its source hash and the torch
 # and numpy versions) is, as an ancient() input of train, so that it enters the cache's key and
-# never triggers a rerun by its time (fairat.provenance)
+# never triggers a rerun by its time (fairat.runtime.provenance)
 CODE_VERSION = str(write_code_version(".snakemake/fairat/code-version.json"))
 
 # --cache (set by profiles/local and profiles/slurm) needs $SNAKEMAKE_OUTPUT_CACHE, a directory

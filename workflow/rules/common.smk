@@ -6,20 +6,20 @@ import os
 import sys
 from pathlib import Path
 
-from fairat.checks import load_workflow_config
-from fairat.config import EvalConfig, data_settings, resolve_run
+from fairat.config.checks import load_workflow_config
+from fairat.config.runs import EvalConfig, data_settings, resolve_run
 from fairat.methods.base import parse_dataclass
-from fairat.eps import eps_tag
-from fairat import gpuslots
+from fairat.config.eps import eps_tag
+from fairat.runtime import gpuslots
 from fairat.methods import METHODS, Method
-from fairat.prefixes import describe, workflow_plan
-from fairat.schema import write_schema
-from fairat.corruptions import settings as corruption_settings
-from fairat.zoo import entries as external_entries
-from fairat.zoo import zoo_weights
+from fairat.training.prefixes import describe, workflow_plan
+from fairat.config.schema import write_schema
+from fairat.evaluation.corruptions import settings as corruption_settings
+from fairat.evaluation.zoo import entries as external_entries
+from fairat.evaluation.zoo import zoo_weights
 
 BASE = Path(workflow.basedir)
-# the schema, then every check that can run before any job (fairat.checks): run names,
+# the schema, then every check that can run before any job (fairat.config.checks): run names,
 # sweeps, baselines, hyper-parameter ranges, epochs, data options, model arguments, selections
 VARIANTS, RUNS = load_workflow_config(
     config,
@@ -48,7 +48,7 @@ GPUS = JOB_RESOURCES["gpus_per_job"]
 if GPUS is None:  # 1 with device cuda, else 0
     GPUS = 1 if config["device"] == "cuda" else 0
 
-# GPU slots on one machine (fairat.gpuslots): each GPU job holds one of GPUs x jobs_per_gpu
+# GPU slots on one machine (fairat.runtime.gpuslots): each GPU job holds one of GPUs x jobs_per_gpu
 # slots, and unless the command line gives --resources gpu=K, Snakemake runs at most that many
 # GPU jobs at once. Not on a cluster (--jobs with an executor: `_nodes` is set) nor inside a
 # Slurm job: Slurm assigns the GPUs there.
@@ -115,7 +115,7 @@ def run_path(run):
     )
 
 
-# shared prefixes (fairat.prefixes): {run path: Branch(parent, epoch)}; printed at start-up,
+# shared prefixes (fairat.training.prefixes): {run path: Branch(parent, epoch)}; printed at start-up,
 # so that `snakemake -n` shows who branches from whom
 PREFIXES = workflow_plan(config, RUNS)
 if PREFIXES:
@@ -150,7 +150,7 @@ def init_checkpoint(wildcards):
     return f"{RESULTS}/runs/{run}/last.pt"
 
 
-# zoo and external models (fairat.zoo): one evaluation each per eps, seed 0, checkpoint last
+# zoo and external models (fairat.evaluation.zoo): one evaluation each per eps, seed 0, checkpoint last
 EXTERNAL = external_entries(config)
 EVAL_CONFIG = parse_dataclass(
     EvalConfig, config.get("evaluation", {}), where="evaluation"
@@ -158,7 +158,7 @@ EVAL_CONFIG = parse_dataclass(
 EVALUATION = json.dumps(dataclasses.asdict(EVAL_CONFIG))
 
 
-# common corruptions (fairat.corruptions): settings with defaults filled in, or None
+# common corruptions (fairat.evaluation.corruptions): settings with defaults filled in, or None
 CORRUPTIONS = corruption_settings(config)
 CORRUPTION_CHECKPOINTS = (CORRUPTIONS or {}).get("checkpoints", [])
 

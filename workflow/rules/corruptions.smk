@@ -1,4 +1,4 @@
-# Common corruptions (fairat.corruptions, paper 003): only with a `corruptions:` section.
+# Common corruptions (fairat.evaluation.corruptions, paper 003): only with a `corruptions:` section.
 
 
 rule corrupt_data:

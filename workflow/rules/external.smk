@@ -1,4 +1,4 @@
-# Models fairat did not train (fairat.zoo): RobustBench's zoo and external state dicts, evaluated
+# Models fairat did not train (fairat.evaluation.zoo): RobustBench's zoo and external state dicts, evaluated
 # with the config's suite into the same evaluation JSON and flags as a trained run.
 
 

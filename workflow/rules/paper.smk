@@ -1,7 +1,7 @@
-"""Paper-style tables and figures (fairat.paper_tables, fairat.paper_figures)."""
+"""Paper-style tables and figures (fairat.reporting.paper_tables, fairat.reporting.paper_figures)."""
 
-from fairat.paper_figures import KINDS, figure_paths
-from fairat.paper_tables import TABLES
+from fairat.reporting.paper_figures import KINDS, figure_paths
+from fairat.reporting.paper_tables import TABLES
 
 PAPER_TABLES_DIR = f"{RESULTS}/tables/paper"
 # every figure of each kind, PNG and PDF, from the (dataset, model, eps) of the runs

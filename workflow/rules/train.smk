@@ -2,7 +2,7 @@ rule train:
     input:
         data=f"{DATA}/{{dataset}}.npz",
         init=init_checkpoint,
-        start=parent_branches,  # shared prefixes (fairat.prefixes)
+        start=parent_branches,  # shared prefixes (fairat.training.prefixes)
         code=ancient(CODE_VERSION),  # fairat's code in the cache key (cache.smk)
     output:
         last=f"{RESULTS}/runs/{RUN}/last.pt",

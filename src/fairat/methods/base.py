@@ -12,7 +12,7 @@ the per-batch training loss, and optional hooks between epochs. The trainer supp
 Class attributes declare what the workflow must know before training:
 ``init_from`` names the run whose ``last`` checkpoint of the same dataset, model, eps and seed
 this one fine-tunes by default (FRL fine-tunes ``trades``; a config may name another run of one
-of ``init_methods`` with ``init_from:``, see :mod:`fairat.variants`); ``head_size(K)`` lets a method widen the
+of ``init_methods`` with ``init_from:``, see :mod:`fairat.config.variants`); ``head_size(K)`` lets a method widen the
 classifier head (label-augmented AT uses K + M outputs); ``eval_view`` returns the K-class
 model that evaluation and checkpoint selection attack.
 """
@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from fairat.params import (  # noqa: F401 (re-exported: methods declare their Params with them)
+from fairat.config.params import (  # noqa: F401 (re-exported: methods declare their Params with them)
     AT_LEAST_ONE,
     FRACTION,
     NON_NEGATIVE,
@@ -133,12 +133,12 @@ class Method:
     def prefix_epochs(cls, params: Any, other: type[Method], other_params: Any) -> int:
         """How many leading epochs this method with ``params`` computes exactly what ``other``
         with ``other_params`` computes, given the same data, model, seed, optimiser and lr
-        (:mod:`fairat.prefixes` checks those): 0 (the default) for none, :data:`ALL_EPOCHS`
+        (:mod:`fairat.training.prefixes` checks those): 0 (the default) for none, :data:`ALL_EPOCHS`
         for every epoch. A declaration also promises that after that many epochs this method's
         state is ``other``'s (the same method: its ``state_dict`` carries over) or, for another
         method, this method's fresh state, up to per-epoch counters that ``on_epoch_start``
         resets; the child of a shared prefix starts from it (docs/configs.md, "Shared
-        prefixes"). :func:`fairat.prefixes.prefix_epochs` takes the larger of the two sides'
+        prefixes"). :func:`fairat.training.prefixes.prefix_epochs` takes the larger of the two sides'
         declarations, so a pair needs only one. tests/test_prefixes.py trains every declared
         pair both ways and compares the outputs bit for bit."""
         return 0

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from fairat.registry import Registry
+from fairat.config.registry import Registry
 
 METHODS: Registry = Registry("method")

@@ -121,7 +121,7 @@ class TRADES(Method):
     def prefix_epochs(cls, params: Any, other: type[Method], other_params: Any) -> int:
         """Shared prefixes (``Method.prefix_epochs``): TRADES never reads the run's epoch count,
         so two TRADES runs with the same hyper-parameters compute the same epochs for as long
-        as their lr agrees (checked by :mod:`fairat.prefixes`), whatever their lengths."""
+        as their lr agrees (checked by :mod:`fairat.training.prefixes`), whatever their lengths."""
         same = other is cls and same_fields(params, other_params, TradesParams)
         return ALL_EPOCHS if same else 0
 

@@ -53,7 +53,6 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from fairat.device import full_precision
 from fairat.methods.base import (
     NON_NEGATIVE,
     EpochStats,
@@ -64,6 +63,7 @@ from fairat.methods.base import (
 )
 from fairat.methods.registry import METHODS
 from fairat.methods.trades import TradesParams, trades_attack, trades_terms
+from fairat.training.device import full_precision
 
 VAL_BATCH = 256
 

@@ -8,12 +8,12 @@ attribute named ``fc``; :func:`fairat.models.head` relies on that. Use
 :func:`fairat.models.create_model` rather than calling builders directly.
 
 A model's arguments are declared once, next to its code, the way a method declares its
-hyper-parameters (``fairat.params``): a frozen dataclass whose fields are the arguments with
+hyper-parameters (``fairat.config.params``): a frozen dataclass whose fields are the arguments with
 their types and defaults, subclassing :class:`ModelArgs`: ``RANGES`` for numeric bounds,
 ``CHOICES`` for the values a string may take, and a ``__post_init__`` (calling the base's) for
 relations between fields. :func:`parse_model_args` checks a mapping against it (unknown names,
 types, ranges, choices); the workflow calls it on ``model_args.<model>`` before any job starts
-(``fairat.checks``) and :func:`fairat.models.create_model` calls it again.
+(``fairat.config.checks``) and :func:`fairat.models.create_model` calls it again.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from fairat.eps import parse_number
-from fairat.params import Range, parse_dataclass
-from fairat.registry import Registry
+from fairat.config.eps import parse_number
+from fairat.config.params import Range, parse_dataclass
+from fairat.config.registry import Registry
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 MODEL_ARGS: dict[str, type] = {}  # model name -> the frozen dataclass of its arguments

@@ -13,8 +13,8 @@ from typing import ClassVar
 
 from torch import Tensor, nn
 
+from fairat.config.params import AT_LEAST_ONE, Range
 from fairat.models._common import ModelArgs, image_shape, init_conv_net, register_model
-from fairat.params import AT_LEAST_ONE, Range
 
 NAME = "cnn_small"
 

@@ -8,8 +8,8 @@ from typing import ClassVar
 
 from torch import Tensor, nn
 
+from fairat.config.params import AT_LEAST_ONE, Range
 from fairat.models._common import ModelArgs, register_model
-from fairat.params import AT_LEAST_ONE, Range
 
 NAME = "mlp"
 

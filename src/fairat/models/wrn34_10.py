@@ -20,8 +20,8 @@ from typing import ClassVar
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fairat.config.params import AT_LEAST_ONE, Range
 from fairat.models._common import ModelArgs, image_shape, init_conv_net, register_model
-from fairat.params import AT_LEAST_ONE, Range
 
 NAME = "wrn34_10"
 

@@ -1,7 +1,7 @@
 """Evaluation of a run's checkpoint on the test split with the configured suite.
 
 :func:`evaluate_checkpoint` loads a checkpoint, attacks its K-class view (``Method.eval_view``)
-with the attacks :class:`fairat.config.EvalConfig` selects for it (:mod:`fairat.suite` computes
+with the attacks :class:`fairat.config.runs.EvalConfig` selects for it (:mod:`fairat.evaluation.suite` computes
 the flags), and returns the flags and a JSON-ready result: run identity, the checkpoint's epoch,
 one class-wise report per attack and the sanity checks. The derived ``worst_case`` row counts a
 sample as correct only if it is correct under every attack of
@@ -22,16 +22,21 @@ import numpy as np
 import torch
 
 from fairat.attacks.autoattack import autoattack_warnings
-from fairat.checkpoint import load_torch
+from fairat.config.eps import attack_base, own_radius
 from fairat.data import SplitData, to_float
-from fairat.device import configure_backends, precision_record, prepare_model, resolve_device
-from fairat.eps import attack_base, own_radius
+from fairat.evaluation.suite import _NAME, WORST_CASE, EvalStore, SuiteOutputs, run_suite
 from fairat.methods import METHODS
-from fairat.network import build_model
-from fairat.suite import _NAME, WORST_CASE, EvalStore, SuiteOutputs, run_suite
+from fairat.training.checkpoint import load_torch
+from fairat.training.device import (
+    configure_backends,
+    precision_record,
+    prepare_model,
+    resolve_device,
+)
+from fairat.training.network import build_model
 
 if TYPE_CHECKING:
-    from fairat.config import EvalConfig, RunConfig
+    from fairat.config.runs import EvalConfig, RunConfig
 
 
 def sanity_checks(
@@ -125,9 +130,9 @@ def evaluate_outputs(
 ) -> tuple[SuiteOutputs, dict]:
     """Attack a checkpoint on the test split with the run's suite.
 
-    Returns (flags, predicted labels and reports per attack (:class:`fairat.suite.SuiteOutputs`),
+    Returns (flags, predicted labels and reports per attack (:class:`fairat.evaluation.suite.SuiteOutputs`),
     the JSON-ready result: run identity, checkpoint epoch, class names, the precision record
-    (:func:`fairat.device.precision_record`: the attacks run in fp32 whatever the checkpoint
+    (:func:`fairat.training.device.precision_record`: the attacks run in fp32 whatever the checkpoint
     was trained in), one report per attack with its confusion counts and class-similarity
     matrix, and the sanity checks). With ``resume_dir``, finished batches are kept there until
     the evaluation completes.
@@ -191,7 +196,7 @@ def evaluate_view(
     """The suite ``cfg`` selects for (``ident["seed"]``, eps, checkpoint) on the test split of
     ``data``, against a K-class model on ``device`` that takes inputs in [0, 1]; the result
     holds ``ident`` (dataset, model, run, method, eps label, seed, checkpoint epoch) first. Trained
-    runs, RobustBench zoo models and external checkpoints (:mod:`fairat.zoo`) all go through it.
+    runs, RobustBench zoo models and external checkpoints (:mod:`fairat.evaluation.zoo`) all go through it.
     """
     x = torch.from_numpy(data.x_test).to(device)
     y = torch.from_numpy(data.y_test).to(device)

@@ -8,14 +8,14 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-from fairat.gpuslots import held, held_line
+from fairat.runtime.gpuslots import held, held_line
 
 
 @contextlib.contextmanager
 def log_to(path: str | Path) -> Iterator[None]:
     """Redirect stdout and stderr to ``path``; an exception is written there (with its traceback)
     and, in one line, to the process's real stderr, then re-raised. A job that holds a GPU slot
-    (fairat.gpuslots) starts its log with which GPU, and its one line names it."""
+    (fairat.runtime.gpuslots) starts its log with which GPU, and its one line names it."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with (
         open(path, "w", buffering=1) as log,

@@ -10,7 +10,7 @@ One style for all (seaborn whitegrid, paper context, the "colorblind" palette, s
 - ``epochs``: per-class validation robust accuracy over the training epochs, a panel per
   method, a line per class (mean over seeds) and the class average in black.
 
-Robust accuracy is under ``fairat.tables.robust_attack`` (``worst_case`` when evaluated).
+Robust accuracy is under ``fairat.reporting.tables.robust_attack`` (``worst_case`` when evaluated).
 ``figure_stem`` names the files; ``write_figures`` draws every requested output.
 """
 
@@ -29,11 +29,11 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from fairat.checkpoint import atomic_write  # noqa: E402
-from fairat.class_labels import fit_class_ticks, fitting_legend  # noqa: E402
-from fairat.eps import eps_tag, parse_eps  # noqa: E402
-from fairat.figures import class_grid  # noqa: E402
-from fairat.tables import robust_attack, run_summaries  # noqa: E402
+from fairat.config.eps import eps_tag, parse_eps  # noqa: E402
+from fairat.reporting.class_labels import fit_class_ticks, fitting_legend  # noqa: E402
+from fairat.reporting.figures import class_grid  # noqa: E402
+from fairat.reporting.tables import robust_attack, run_summaries  # noqa: E402
+from fairat.training.checkpoint import atomic_write  # noqa: E402
 
 KINDS = ("heatmap", "eps", "tradeoff", "epochs")
 FORMATS = ("png", "pdf")
@@ -182,7 +182,7 @@ def plot_heatmap(
 ) -> None:
     """Per-class robust accuracy (%), a row per method and a column per class, seed mean; many
     classes are cut into rows of the figure (:func:`heatmap_rows`), so that every class name is
-    written and legible (:func:`fairat.class_labels.fit_class_ticks`)."""
+    written and legible (:func:`fairat.reporting.class_labels.fit_class_ticks`)."""
     attack = _robust(classwise)
     df = _select(
         classwise, dataset=dataset, model=model, eps=eps, checkpoint=checkpoint, attack=attack

@@ -8,17 +8,17 @@ Two runs share their first k epochs when
   optimiser settings (optimizer, base lr, momentum, Nesterov, weight decay), augmentation,
   precision and selection attack (``select_steps``), neither fine-tunes another run
   (``init_from``);
-- their per-epoch lr (:func:`fairat.train.lr_factor`) agrees in epochs 1..k;
+- their per-epoch lr (:func:`fairat.training.loop.lr_factor`) agrees in epochs 1..k;
 - a method declares it (``Method.prefix_epochs``: DAFA's and TRIX's weight-free epochs are
   TRADES's, a TRADES run does not read its epoch count, a sweep over a parameter that is read
   only from epoch k + 1 on), and k is below both runs' epoch counts.
 
-Every epoch reseeds from (seed, epoch) (:func:`fairat.train.epoch_seed`) and validation runs
+Every epoch reseeds from (seed, epoch) (:func:`fairat.training.loop.epoch_seed`) and validation runs
 on the fixed split with a fixed seed, so the child's first k epochs, their history and their
 checkpoint selection are the parent's. :func:`plan_prefixes` gives each run at most one parent
 (the earlier run in config order sharing the most epochs, among those whose own branch lies
 earlier, so that the parent trains that prefix itself); the parent's job keeps its complete
-training state after epoch k and writes it with its outputs (:func:`fairat.train.train`,
+training state after epoch k and writes it with its outputs (:func:`fairat.training.loop.train`,
 ``branch_at``), and the child's job starts from it. tests/test_prefixes.py trains every declared pair from scratch and from the
 branch state and compares the outputs bit for bit.
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fairat.config import RunConfig, TrainConfig, run_dir
+from fairat.config.runs import RunConfig, TrainConfig, run_dir
 from fairat.methods import METHODS
 from fairat.methods.trades import TradesParams
 
@@ -63,7 +63,9 @@ _TRAIN_FIELDS = (
 
 def lr_agreement(a: TrainConfig, b: TrainConfig) -> int:
     """The number of leading epochs in which the two schedules give the same lr factor."""
-    from fairat.train import lr_factor  # torch: imported only when the schedules are compared
+    from fairat.training.loop import (
+        lr_factor,  # torch: imported only when the schedules are compared
+    )
 
     fa, fb = lr_factor(a), lr_factor(b)
     n = min(a.epochs, b.epochs)
@@ -130,7 +132,7 @@ def workflow_plan(config: dict, runs: list[RunConfig] | None = None) -> dict[str
     or nothing with ``share_prefixes: false``. ``runs`` saves resolving them again."""
     if not config.get("share_prefixes", True):
         return {}
-    from fairat.config import all_runs
+    from fairat.config.runs import all_runs
 
     return plan_prefixes(all_runs(config) if runs is None else runs)
 
@@ -169,7 +171,7 @@ def count_training_passes(config: dict) -> dict[str, int]:
     """For a workflow config (as ``snakemake --configfile`` reads it): training epoch-passes
     ``without_sharing`` and ``with_sharing`` (as planned, whatever ``share_prefixes`` says),
     the number of runs and of runs that start from a shared prefix."""
-    from fairat.config import all_runs
+    from fairat.config.runs import all_runs
 
     runs = all_runs(config)
     plan = plan_prefixes(runs)

@@ -3,7 +3,7 @@
 Each evaluation JSON's report of an attack holds ``confusion`` (K x K counts, row = true class,
 column = predicted class, over the samples the attack evaluated) and ``similarity`` (DAFA's
 P_i(j): the mean softmax on class j of the class-i test samples at the attacked inputs;
-:func:`fairat.suite.class_similarity`). This module turns them into the long tables
+:func:`fairat.evaluation.suite.class_similarity`). This module turns them into the long tables
 ``confusion.csv`` and ``class_similarity.csv`` and derives, per run block, the row-normalised
 matrix (its diagonal is class-wise accuracy) and, for each class, the class its lost samples
 go to most. It reads JSON and CSV only (no torch).

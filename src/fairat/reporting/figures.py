@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from fairat.checkpoint import atomic_write  # noqa: E402
-from fairat.class_labels import display_name, fit_class_ticks, grow_for_labels  # noqa: E402
-from fairat.tables import robust_attack  # noqa: E402
+from fairat.reporting.class_labels import display_name, fit_class_ticks, grow_for_labels  # noqa: E402
+from fairat.reporting.tables import robust_attack  # noqa: E402
+from fairat.training.checkpoint import atomic_write  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, paths: list[str | Path], dpi: int = 200) -> None:

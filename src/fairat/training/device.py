@@ -64,7 +64,7 @@ def deterministic_algorithms() -> None:
     """What ``torch.use_deterministic_algorithms(True, warn_only=True)`` does, without its
     import of ``torch._inductor`` (which loads TorchDynamo: 2-3 s of CPU, measured with cProfile;
     an evaluation job builds no optimizer and so never needs it, while a training job's
-    ``torch.optim`` optimizer imports it anyway, preloaded by :mod:`fairat.jobserver`; torch
+    ``torch.optim`` optimizer imports it anyway, preloaded by :mod:`fairat.runtime.jobserver`; torch
     2.14 ``torch/__init__.py``,
     ``use_deterministic_algorithms``, imports ``torch._inductor.config`` to set its
     ``deterministic`` flag and then calls ``_C._set_deterministic_algorithms``). Inductor reads
@@ -137,7 +137,7 @@ def training_tf32(precision: str) -> Iterator[None]:
 def strict_fp32() -> Iterator[None]:
     """IEEE fp32 for cuBLAS matmuls and cuDNN convolutions inside, whatever the caller set
     (a TF32 training step included); the flags are restored on exit. The attack suite runs
-    inside it: validation, checkpoint selection and evaluation (:func:`fairat.suite.run_suite`).
+    inside it: validation, checkpoint selection and evaluation (:func:`fairat.evaluation.suite.run_suite`).
     Usable as a decorator."""
     before = (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision)
     torch.backends.cuda.matmul.fp32_precision = "ieee"

@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from fairat.eps import eps_tag, format_eps, parse_eps
+from fairat.config.eps import eps_tag, format_eps, parse_eps
 
 ZOO_DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100"}  # fairat name -> RobustBench's
 THREAT_MODELS = ("Linf",)  # the suite's attacks are L-inf
@@ -219,9 +219,9 @@ def load_zoo(model_dir: str | Path, entry: ExternalModel):
 
 def load_external(entry: ExternalModel, data, model_args: dict):
     """A registered architecture with an external weights-only state dict (``weights_only``:
-    a file holding pickled code is refused, :func:`fairat.checkpoint.load_torch`)."""
-    from fairat.checkpoint import load_torch
+    a file holding pickled code is refused, :func:`fairat.training.checkpoint.load_torch`)."""
     from fairat.models import create_model
+    from fairat.training.checkpoint import load_torch
 
     state = load_torch(entry.file)
     if isinstance(state, dict) and isinstance(state.get("model"), dict):

@@ -13,7 +13,7 @@ from fairat.methods import METHODS
 from fairat.models import create_model
 
 if TYPE_CHECKING:
-    from fairat.config import RunConfig
+    from fairat.config.runs import RunConfig
 
 
 def build_model(run: RunConfig, data: SplitData) -> nn.Module:

@@ -13,14 +13,14 @@ sanity checks.
 Each attack keeps every sample's predicted label at the input it found (-1: not evaluated;
 AutoAttack may run on a fixed subset of the split) and its softmax there. The flags, an int8
 array per attack (1 correct, 0 wrong, -1 not evaluated, as in fra31/auto-attack), derive from
-the labels; class-wise accuracy is a pure function of flags and labels (:mod:`fairat.metrics`).
+the labels; class-wise accuracy is a pure function of flags and labels (:mod:`fairat.evaluation.metrics`).
 Each report adds where attacked samples go, the K x K confusion counts, and DAFA's
 class-similarity matrix (the mean softmax of class-i samples on class j). Every batch's random
 start is seeded by (seed, batch), and an :class:`EvalStore` keeps finished batches so that a
 killed evaluation resumes where it stopped and ends with the same outputs.
 
 This module knows nothing of runs or checkpoints: the trainer's validation
-(:mod:`fairat.train`) and the test-split evaluation (:mod:`fairat.evaluate`) both call
+(:mod:`fairat.training.loop`) and the test-split evaluation (:mod:`fairat.evaluation.evaluate`) both call
 :func:`run_suite` (or :func:`evaluate_model`, its flags and reports), and the config checks attack names with :func:`check_attack_name`.
 """
 
@@ -37,11 +37,11 @@ import torch
 from torch import nn
 
 from fairat.attacks import fgsm, perturb
-from fairat.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
-from fairat.device import full_precision, strict_fp32
-from fairat.eps import attack_base, own_radius, parse_eps
-from fairat.metrics import attack_report
-from fairat.progress import progress_bar
+from fairat.config.eps import attack_base, own_radius, parse_eps
+from fairat.evaluation.metrics import attack_report
+from fairat.runtime.progress import progress_bar
+from fairat.training.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
+from fairat.training.device import full_precision, strict_fp32
 
 SUITES = {
     "quick": ("clean", "fgsm", "pgd20", "autoattack"),
@@ -307,7 +307,7 @@ def class_similarity(probs: np.ndarray, labels: np.ndarray, num_classes: int) ->
 @dataclass
 class SuiteOutputs:
     """What a suite run gives: per attack the int8 flags, the predicted labels (-1 not
-    evaluated) and the report (:func:`fairat.metrics.attack_report` plus ``confusion``, the
+    evaluated) and the report (:func:`fairat.evaluation.metrics.attack_report` plus ``confusion``, the
     K x K counts, and ``similarity``, the K x K mean softmax, None for ``worst_case``)."""
 
     flags: dict[str, np.ndarray]

@@ -95,7 +95,7 @@ def class_bootstrap(
 
 def statistics(acc: np.ndarray) -> dict[str, np.ndarray]:
     """Average over classes, worst class and gap (max - min) along the last axis, NaN classes
-    (n = 0) left out, as in :func:`fairat.metrics.summarize`."""
+    (n = 0) left out, as in :func:`fairat.evaluation.metrics.summarize`."""
     return {
         "average": np.nanmean(acc, axis=-1),
         "worst": np.nanmin(acc, axis=-1),

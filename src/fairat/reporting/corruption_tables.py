@@ -14,8 +14,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from fairat.corruptions import mce
-from fairat.paper_tables import (
+from fairat.evaluation.corruptions import mce
+from fairat.reporting.paper_tables import (
     PAPER_003_ATTACK,
     Column,
     PaperTable,
@@ -25,7 +25,7 @@ from fairat.paper_tables import (
     paper_003_caveat,
     paper_003_radius_note,
 )
-from fairat.tables import RUN
+from fairat.reporting.tables import RUN
 
 BLOCK = ["dataset", "model", "eps", "checkpoint"]
 

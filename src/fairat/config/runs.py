@@ -1,7 +1,7 @@
 """From the workflow config (validated by the JSON schema) to frozen per-run configs.
 
 The workflow resolves one :class:`RunConfig` per (dataset, model, run, eps, seed), where a run is a
-named variant of a registered method (:mod:`fairat.variants`), passes it to the scripts as JSON,
+named variant of a registered method (:mod:`fairat.config.variants`), passes it to the scripts as JSON,
 and the package never reads the global config. ``RunConfig.key()`` is a
 hash of everything that changes what training computes; the trainer keys its resume state by it,
 so a changed config never resumes an old run.
@@ -15,10 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from fairat.device import PRECISIONS
-from fairat.eps import eps_tag, format_eps, own_radius, parse_eps
-from fairat.methods import METHODS
-from fairat.params import (
+from fairat.config.eps import eps_tag, format_eps, own_radius, parse_eps
+from fairat.config.params import (
     AT_LEAST_ONE,
     NON_NEGATIVE,
     POSITIVE,
@@ -26,8 +24,10 @@ from fairat.params import (
     check_ranges,
     parse_dataclass,
 )
-from fairat.suite import SUITES, check_attack_name
-from fairat.variants import Variant, expand_variants
+from fairat.config.variants import Variant, expand_variants
+from fairat.evaluation.suite import SUITES, check_attack_name
+from fairat.methods import METHODS
+from fairat.training.device import PRECISIONS
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("piecewise", "cosine", "constant")
@@ -52,7 +52,7 @@ class TrainConfig:
     select_steps: int = 10
     augment: bool | None = None
     # fp32; bf16 (the training loss forward); tf32 (the training step, its attack included, as
-    # PyTorch's defaults run it); validation, selection and evaluation stay fp32 (fairat.device)
+    # PyTorch's defaults run it); validation, selection and evaluation stay fp32 (fairat.training.device)
     precision: str = "fp32"
 
     RANGES: ClassVar[dict[str, Range]] = {
@@ -229,7 +229,7 @@ class RunConfig:
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
         """The run of ``to_json`` or of a run's config.json (whose ``precision`` record,
-        :func:`fairat.device.precision_record`, describes the process, not the run)."""
+        :func:`fairat.training.device.precision_record`, describes the process, not the run)."""
         raw = json.loads(text)
         raw.pop("precision", None)
         raw["train"] = TrainConfig(**raw["train"])

@@ -1,11 +1,11 @@
 """Aggregation: the tidy class-wise table, the per-method summary and paired comparisons.
 
 ``classwise.csv`` has one row per dataset, model, run, eps, seed, checkpoint, attack and class;
-``run`` is the run name of the config (a variant, :mod:`fairat.variants`) and ``method`` the
+``run`` is the run name of the config (a variant, :mod:`fairat.config.variants`) and ``method`` the
 registered method it runs. The summary averages over classes within a run (average, worst
 class), then reports the mean, standard deviation and 95 % confidence half-width of those
 run-level numbers over seeds, a 95 % interval of the expected worst-class accuracy that
-accounts for seeds and test samples (:func:`fairat.bootstrap.seed_worst_interval`), DAFA's rho
+accounts for seeds and test samples (:func:`fairat.reporting.bootstrap.seed_worst_interval`), DAFA's rho
 against the run's baseline (METHODS.md section 9, on the seeds both have) and the number of evaluation sanity warnings. Each row
 carries the ``precision`` that produced it (:func:`precision_label` of the evaluation JSON's
 record, docs/gpu.md).
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fairat.bootstrap import seed_class_counts, seed_class_interval
-from fairat.eps import eps_tag
-from fairat.stats import paired_comparison, rho, seed_summary
+from fairat.config.eps import eps_tag
+from fairat.reporting.bootstrap import seed_class_counts, seed_class_interval
+from fairat.reporting.stats import paired_comparison, rho, seed_summary
 
 CLASSWISE_COLUMNS = [
     "dataset",
@@ -44,7 +44,7 @@ SANITY_COLUMNS = [*IDENTITY, "check", "detail"]
 RUN = ["dataset", "model", "run", "method", "eps", "checkpoint"]
 GROUP = [*RUN, "attack"]
 TWO_LEVEL = "[95% seeds+samples]"  # the headline column of the two-level interval
-BASELINE = "trades"  # the default baseline run (fairat.variants.DEFAULT_BASELINE)
+BASELINE = "trades"  # the default baseline run (fairat.config.variants.DEFAULT_BASELINE)
 
 
 UNRECORDED = "unrecorded"
@@ -53,7 +53,7 @@ _DTYPES = (("train", "train"), ("train_attacks", "train-attacks"), ("evaluation"
 
 def precision_label(record: dict | None) -> str:
     """The ``precision`` column of an evaluation's precision record
-    (:func:`fairat.device.precision_record`): ``fp32`` when training, its attacks and the
+    (:func:`fairat.training.device.precision_record`): ``fp32`` when training, its attacks and the
     evaluation ran in IEEE fp32, else what did not (``bf16-train``), with ``+tf32`` when TF32
     was allowed; ``unrecorded`` for a JSON written before precision was recorded."""
     if not record:
@@ -162,7 +162,7 @@ def summary_table(
     """Per dataset, model, run, eps, checkpoint and attack: statistics over seeds (``worst_ci95``
     the t-interval's half-width), the two-level 95 % interval of the expected worst-class
     accuracy over seeds and test samples (``worst_ci95_lo``, ``worst_ci95_hi``,
-    :func:`fairat.bootstrap.seed_class_interval`; NaN with ``intervals`` False), rho against the
+    :func:`fairat.reporting.bootstrap.seed_class_interval`; NaN with ``intervals`` False), rho against the
     run's baseline (``baselines[run]``, default :func:`default_baselines`) on the seeds both have
     (``rho_seeds`` of them), and the count of sanity warnings of the run's evaluations."""
     runs = run_summaries(classwise)
@@ -361,9 +361,9 @@ def summary_markdown(
     worst_case_over: list[str] | None = None,
     idle: pd.DataFrame | None = None,
 ) -> str:
-    """summary.md; ``idle`` (:func:`fairat.engagement.idle_runs`) marks the runs whose method
+    """summary.md; ``idle`` (:func:`fairat.reporting.engagement.idle_runs`) marks the runs whose method
     never engaged its mechanism."""
-    from fairat.engagement import idle_note
+    from fairat.reporting.engagement import idle_note
 
     robust = summary["robust_attack"].iloc[0]
     over = (

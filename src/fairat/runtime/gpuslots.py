@@ -8,7 +8,7 @@ machine with GPUs (``workflow/rules/common.smk``, :func:`workflow_limit`):
   command line gives its own ``--resources gpu=K``, so Snakemake never starts more GPU jobs
   than there are slots and the cores run CPU jobs beside them;
 - every job that declares ``gpu`` > 0 takes a slot before anything else (:func:`claim`, called
-  by :func:`fairat.jobserver.hand_over` at the top of every workflow script), and sets
+  by :func:`fairat.runtime.jobserver.hand_over` at the top of every workflow script), and sets
   ``CUDA_VISIBLE_DEVICES`` to that one GPU before any CUDA call. The job server's copy gets
   the job's environment and the slot's lock with it, and the server never initialises CUDA
   (``tests/test_gpuslots.py`` checks that importing what it preloads makes no CUDA call).

@@ -7,7 +7,7 @@ write ``last.pt`` (model, optimiser, scheduler, epoch, RNG states, config), ``be
 saved weights of the epoch with the best worst-class validation robust accuracy, ties broken by
 the average and then by the later epoch, METHODS.md section 0; see :func:`selection_score`),
 ``history.csv``, ``method_state.csv`` (per-epoch method state: class weights, radii, ...) and
-``config.json`` (the run and its precision record, :func:`fairat.device.precision_record`),
+``config.json`` (the run and its precision record, :func:`fairat.training.device.precision_record`),
 each atomically, then delete the resume state.
 
 Precision (docs/gpu.md): ``train.precision: bf16`` puts the training loss forward under bf16
@@ -39,7 +39,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from fairat.checkpoint import (
+from fairat.config.runs import RunConfig, TrainConfig
+from fairat.data import SplitData, augment_batch, to_float
+from fairat.evaluation.suite import evaluate_model
+from fairat.methods import METHODS, EpochStats, Method, TrainContext
+from fairat.runtime.progress import progress_bar
+from fairat.training.checkpoint import (
     DamagedFileError,
     atomic_write,
     load_torch,
@@ -49,9 +54,7 @@ from fairat.checkpoint import (
     save_torch,
     set_rng_state,
 )
-from fairat.config import RunConfig, TrainConfig
-from fairat.data import SplitData, augment_batch, to_float
-from fairat.device import (
+from fairat.training.device import (
     configure_backends,
     maybe_compile,
     precision_record,
@@ -61,10 +64,7 @@ from fairat.device import (
     training_autocast,
     training_tf32,
 )
-from fairat.methods import METHODS, EpochStats, Method, TrainContext
-from fairat.network import build_model
-from fairat.progress import progress_bar
-from fairat.suite import evaluate_model
+from fairat.training.network import build_model
 
 VALIDATION_BATCH = 512  # not evaluation.batch_size: evaluation settings never change training
 
@@ -133,7 +133,7 @@ def train(
     """Train one run and write its outputs to ``out_dir``; returns the per-epoch history, one
     dict per epoch (the rows of history.csv).
 
-    Shared prefixes (:mod:`fairat.prefixes`): after each epoch k of ``branch_at`` the run's
+    Shared prefixes (:mod:`fairat.training.prefixes`): after each epoch k of ``branch_at`` the run's
     complete state (weights, optimiser, scheduler, RNG, history, best-so-far, method state and
     its log) is kept beside the resume state, and at the end it is written atomically to
     ``branch_dir/branch_e<k>.pt`` (``branch_dir`` is created, empty if nothing branches).
@@ -309,9 +309,9 @@ def train_epoch(
 ) -> float:
     """One pass over the shuffled training set; returns the mean training loss.
 
-    The loss forward runs under :func:`fairat.device.training_autocast` (``precision``: bf16
+    The loss forward runs under :func:`fairat.training.device.training_autocast` (``precision``: bf16
     autocast), the whole step (the loss and the attack inside it, backward, optimiser step)
-    under :func:`fairat.device.training_tf32` (``precision``: TF32 convolutions); each batch
+    under :func:`fairat.training.device.training_tf32` (``precision``: TF32 convolutions); each batch
     reads its loss from the device once, for the NaN check and the running mean.
     """
     device = x_train.device
@@ -342,7 +342,7 @@ def train_epoch(
 
 def validate(model: nn.Module, ctx: TrainContext, run: RunConfig) -> EpochStats:
     """Per-class clean and PGD-k (``train.select_steps``) accuracy on the validation split, in
-    fp32 whatever ``train.precision`` is (:func:`fairat.suite.evaluate_model`)."""
+    fp32 whatever ``train.precision`` is (:func:`fairat.evaluation.suite.evaluate_model`)."""
     flags, reports = evaluate_model(
         model,
         ctx.x_val,

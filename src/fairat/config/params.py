@@ -2,7 +2,7 @@
 
 Methods (``Params``) and models (``Args``) declare what they accept this way, and
 :func:`parse_dataclass` turns a config mapping into such a dataclass, naming the field, the bad
-value and what is allowed on any error. It depends on nothing but :mod:`fairat.eps`, so every
+value and what is allowed on any error. It depends on nothing but :mod:`fairat.config.eps`, so every
 stage of the package may use it.
 """
 
@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from fairat.eps import parse_number
+from fairat.config.eps import parse_number
 
 
 @dataclass(frozen=True)

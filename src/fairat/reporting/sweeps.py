@@ -1,6 +1,6 @@
 """Hyper-parameter sweeps: the sensitivity table and figure of each swept variant.
 
-A variant with ``sweep:`` (:mod:`fairat.variants`) trains one run per value. For each swept key
+A variant with ``sweep:`` (:mod:`fairat.config.variants`) trains one run per value. For each swept key
 the table puts the runs side by side: per dataset, model, eps, checkpoint, value and attack
 (clean and the summary's robust attack), the mean over seeds of the average and worst-class
 accuracy with their 95 % confidence half-widths, and the same numbers of the variant's baseline
@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from fairat.figures import save_figure  # noqa: E402
+from fairat.reporting.figures import save_figure  # noqa: E402
 
 SWEEP_COLUMNS = [
     "dataset",

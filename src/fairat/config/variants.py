@@ -28,8 +28,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from fairat.config.params import parse_dataclass
 from fairat.methods import METHODS
-from fairat.params import parse_dataclass
 
 RUN_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}\Z")
 RUN_NAME_RULE = (
@@ -76,7 +76,7 @@ def expand_variants(methods: dict[str, Any]) -> dict[str, Variant]:
     """Every run of the ``methods:`` section, in config order, checked (see the module doc)."""
     if not isinstance(methods, dict):
         raise ValueError("methods: give a mapping of run names to settings")
-    # an empty mapping is checked by fairat.checks: allowed when zoo or external models remain
+    # an empty mapping is checked by fairat.config.checks: allowed when zoo or external models remain
     pending: list[tuple[Variant, Any, Any]] = []  # (variant, baseline, init_from) as written
     for key, entry in methods.items():
         check_run_name(key)

@@ -17,7 +17,7 @@ the job's log, exit status and signals; only the interpreter start-up is shared.
   the closed socket and kills itself, so a job never outlives its process.
 - The server forks before any torch operation ran (no OpenMP pool, no CUDA context): the copy
   initialises those itself, as a fresh process would. So one server serves jobs on every GPU:
-  a GPU job takes its slot in the job process (:func:`fairat.gpuslots.claim`) before it hands
+  a GPU job takes its slot in the job process (:func:`fairat.runtime.gpuslots.claim`) before it hands
   over, its ``CUDA_VISIBLE_DEVICES`` reaches the copy with the rest of its environment (which
   the copy installs with ``os.environ``, so CUDA's own ``getenv`` reads it), and the slot's
   lock file rides with the standard streams, so the slot stays taken until both the job
@@ -32,7 +32,7 @@ the job's log, exit status and signals; only the interpreter start-up is shared.
   job's cgroup and node), off Linux, and with ``FAIRAT_JOBSERVER=0``. Then, or if a server
   cannot be started, the script simply runs in its own process as before.
 
-This module imports only the standard library (and :mod:`fairat.gpuslots`, which does too);
+This module imports only the standard library (and :mod:`fairat.runtime.gpuslots`, which does too);
 the server imports :data:`PRELOAD`.
 """
 
@@ -57,7 +57,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from fairat import gpuslots
+from fairat.runtime import gpuslots
 
 # imported once by the server, so that no job pays for them
 PRELOAD = (
@@ -65,18 +65,18 @@ PRELOAD = (
     # every torch.optim optimizer imports TorchDynamo (and with it Inductor) when it is built,
     # through its torch._disable_dynamo-wrapped methods: 2-3 s of every training job
     "torch._dynamo",
-    "fairat.train",
-    "fairat.evaluate",
-    "fairat.zoo",
+    "fairat.training.loop",
+    "fairat.evaluation.evaluate",
+    "fairat.evaluation.zoo",
     "fairat.attacks.autoattack",
     # the table and figure jobs: pandas, scipy, matplotlib (Agg) and seaborn, about 2.7 s each
-    "fairat.figures",
-    "fairat.paper_figures",
-    "fairat.paper_tables",
+    "fairat.reporting.figures",
+    "fairat.reporting.paper_figures",
+    "fairat.reporting.paper_tables",
     "fairat.theory_figures",
-    "fairat.confusion_figures",
-    "fairat.bootstrap",
-    "fairat.sweeps",
+    "fairat.reporting.confusion_figures",
+    "fairat.reporting.bootstrap",
+    "fairat.reporting.sweeps",
     "snakemake.io",  # what unpickling the job's snakemake object needs
     "snakemake.logging",
 )
@@ -108,7 +108,7 @@ def server_name() -> str:
     for key in sorted(os.environ):
         if key.startswith(IMPORT_ENV) and key not in NAME_IGNORES:
             h.update(f"\0{key}={os.environ[key]}".encode())
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # src/fairat
     for path in sorted(package.rglob("*.py")):
         st = path.stat()
         h.update(f"\0{path}:{st.st_mtime_ns}:{st.st_size}".encode())
@@ -119,7 +119,7 @@ def hand_over(snakemake: Any, script: str) -> None:
     """Run the rest of ``script`` (the calling workflow script, ``__file__``) in a job server's
     copy and exit with its status; return at once inside that copy, or where no server is to be
     used or can be had (then the script runs here, as without this call). A job that asks for
-    a GPU first takes a GPU slot, here or there (:func:`fairat.gpuslots.claim`)."""
+    a GPU first takes a GPU slot, here or there (:func:`fairat.runtime.gpuslots.claim`)."""
     if _IN_COPY:
         return
     slot = gpuslots.claim(snakemake)
@@ -154,7 +154,7 @@ def _connect(name: str) -> socket.socket | None:
     if conn is not None:
         return conn
     server = subprocess.Popen(
-        [sys.executable, "-m", "fairat.jobserver", name.lstrip("\0")],  # no NUL in argv
+        [sys.executable, "-m", "fairat.runtime.jobserver", name.lstrip("\0")],  # no NUL in argv
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -400,7 +400,7 @@ def _finish(conn: socket.socket, code: int) -> None:
 
 if __name__ == "__main__":
     # through the imported module, not this __main__ copy of it: a job's own
-    # `from fairat.jobserver import hand_over` must see the flag that _run_copy sets
-    from fairat.jobserver import serve as _serve
+    # `from fairat.runtime.jobserver import hand_over` must see the flag that _run_copy sets
+    from fairat.runtime.jobserver import serve as _serve
 
     _serve("\0" + sys.argv[1])

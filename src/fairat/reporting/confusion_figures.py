@@ -20,14 +20,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from fairat.class_labels import (  # noqa: E402
+from fairat.evaluation.confusion import class_order, lost_to, row_normalised  # noqa: E402
+from fairat.reporting.class_labels import (  # noqa: E402
     display_name,
     fit_cell_texts,
     fit_class_ticks,
     keep_inside,
 )
-from fairat.confusion import class_order, lost_to, row_normalised  # noqa: E402
-from fairat.figures import MAX_HEATMAP_CLASSES, save_figure  # noqa: E402
+from fairat.reporting.figures import MAX_HEATMAP_CLASSES, save_figure  # noqa: E402
 
 MAX_COLUMNS = 5  # confusion matrices per row of the grid
 INDEX_STEP = 20  # beyond MAX_HEATMAP_CLASSES, a tick with the class's index every this many

@@ -177,7 +177,7 @@ def generate(
     x: np.ndarray, names: list[str], severities: list[int], seed: int, progress: bool = True
 ) -> dict[str, np.ndarray]:
     """Corrupted copies of uint8 NCHW images, one array per ``key(name, severity)``."""
-    from fairat.progress import progress_bar
+    from fairat.runtime.progress import progress_bar
 
     if x.dtype != np.uint8 or x.ndim != 4:
         raise ValueError(

@@ -22,7 +22,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # src/fairat
 LIBRARIES = ("torch", "numpy")  # their versions change the numbers a run computes
 
 

@@ -2,7 +2,7 @@
 
 ``workflow/schemas/config.schema.yaml`` holds the structure; :func:`write_schema` fills in the
 ``enum`` lists from ``DATASETS``, ``MODELS`` and ``METHODS`` (run names under ``methods:`` are
-free, :mod:`fairat.variants` checks them) and writes a JSON copy that
+free, :mod:`fairat.config.variants` checks them) and writes a JSON copy that
 snakemake's ``validate()`` reads, so registering a method is all it takes to allow its name.
 """
 
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from fairat.checkpoint import save_text
 from fairat.data import DATASETS
 from fairat.methods import METHODS
 from fairat.models import MODELS
+from fairat.training.checkpoint import save_text
 
 
 def resolved_schema(base: str | Path) -> dict:

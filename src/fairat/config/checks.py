@@ -3,7 +3,7 @@
 ``workflow/rules/common.smk`` calls :func:`load_workflow_config`: the JSON-schema validation
 (which also fills in defaults), then :func:`check_workflow_config`; every check raises
 ``ValueError`` with one message naming the field, the bad value and what is allowed. Beyond the schema (types, enums, simple bounds) and the run expansion of
-:mod:`fairat.variants` (names, sweeps, baselines, parents), it checks:
+:mod:`fairat.config.variants` (names, sweeps, baselines, parents), it checks:
 
 - the ranges of every method hyper-parameter (``RANGES`` beside each ``Params``) and training
   setting, and the names of choices such as ``train.precision``, for every run (the schema sees
@@ -27,14 +27,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fairat.config import RunConfig, TrainConfig, all_runs, variants
+from fairat.config.eps import format_eps, parse_eps
+from fairat.config.runs import RunConfig, TrainConfig, all_runs, variants
+from fairat.config.variants import Variant
 from fairat.data import DATASETS, resolve_options
-from fairat.eps import format_eps, parse_eps
+from fairat.evaluation.suite import SUITES
 from fairat.methods import METHODS
 from fairat.methods.base import parse_dataclass
 from fairat.models import MODELS, parse_model_args
-from fairat.suite import SUITES
-from fairat.variants import Variant
 
 LARGE_EPS = 0.5
 DATA_KEYS = ("val_fraction", "split_seed")
@@ -80,14 +80,16 @@ def check_workflow_config(
     if config.get("corruptions"):
         _check_corruptions(config, runs)
     if config.get("zoo") or config.get("external"):
-        from fairat.zoo import check_entries  # imports robustbench only when there are entries
+        from fairat.evaluation.zoo import (
+            check_entries,  # imports robustbench only when there are entries
+        )
 
         check_entries(config)
     return runs
 
 
 def _check_corruptions(config: dict, runs: list[RunConfig]) -> None:
-    from fairat.corruptions import check_settings
+    from fairat.evaluation.corruptions import check_settings
 
     raw = config["corruptions"]
     check_settings(raw, list(config["datasets"]))

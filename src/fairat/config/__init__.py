@@ -1,0 +1,3 @@
+"""Reading and checking a config: eps, parameters, the name registry, variants, runs and schema.
+
+Lowest stage: imports only runtime, but for the registries above it (tests/test_layout.py lists)."""

@@ -1,0 +1,3 @@
+"""Evaluating checkpoints: the attack suite, metrics, zoo models, corruptions, confusion counts.
+
+May import config, data, models, attacks, methods, training (its sibling stage) and runtime."""
