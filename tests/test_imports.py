@@ -39,12 +39,6 @@ def test_table_and_figure_modules_do_not_import_torch(module):
     assert not loaded(module, "torch")
 
 
-def test_models_do_not_import_the_methods():
-    """Models declare their arguments through fairat.config.params, not through the training methods
-    (a stage lower in the pipeline than the methods that train them)."""
-    assert not loaded("fairat.models", "fairat.methods")
-
-
 def test_training_does_not_import_pandas():
     assert not loaded("fairat.training.loop", "pandas")
 
