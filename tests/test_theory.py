@@ -1,5 +1,5 @@
 """Tests for fairat.theory: closed forms of paper 001 (Theorems 3-4) against Monte Carlo, the
-paper's printed forms where they differ, and the figure data (METHODS.md section 8)."""
+paper's printed forms where they differ, and the figure data (docs/specification.md#theory)."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """The attack suite run on the test split for each checkpoint (METHODS.md section 9).
+    """The attack suite run on the test split for each checkpoint (docs/specification.md#attacks).
 
     ``suite`` names a preset (``quick``, ``paper``) that replaces ``attacks``.
     """

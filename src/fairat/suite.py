@@ -1,6 +1,6 @@
 """The attack suite: attack names, per-sample correctness flags and class-wise reports on any data.
 
-Attack names (METHODS.md section 9): ``clean``; ``fgsm``; ``pgd<k>`` (k steps of eps/4 from a
+Attack names (docs/specification.md#attacks): ``clean``; ``fgsm``; ``pgd<k>`` (k steps of eps/4 from a
 uniform random start, cross-entropy, final iterate); ``cw<k>`` (the same with the CW margin
 loss); ``autoattack`` (AutoAttack ``standard`` via :mod:`fairat.attacks.autoattack`). With
 ``restarts`` > 1, PGD and CW count a sample as robust only if it survives every restart.

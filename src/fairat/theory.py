@@ -1,7 +1,7 @@
 """Class-wise risks of linear classifiers on two Gaussian classes, with and without same-class
 mixup: the theory of Zhong & Tandon, *Learning Fair Robustness via Domain Mixup*
 (arXiv 2411.14424), section III, Theorems 3 and 4, Remarks 1-4 and appendices A-B
-(METHODS.md section 8).
+(docs/specification.md#theory).
 
 Model (the paper's Definition 1)
 --------------------------------
@@ -103,7 +103,7 @@ from scipy.special import ndtr
 
 Lam = float | str | None
 """Mixup coefficient: ``None`` (no mixup), a fixed value in [0, 1], or ``"uniform"``
-(lam ~ Uniform[0, 1] independently per mixed pair, the project's default, METHODS.md section 2)."""
+(lam ~ Uniform[0, 1] independently per mixed pair, the project's default, docs/specification.md#mixup-at)."""
 
 EvaluateOn = Literal["original", "mixup"]
 
@@ -450,7 +450,7 @@ def natural_gap_paper_remark1(
 ) -> float:
     """Remark 1 *as printed* (eq. 16 without, eq. 17 with mixup):
     Delta_nat = |2 Phi(-2 K sigma^2 sqrt(g) / (2 d^{3/2} sigma (mu_pos + mu_neg))) - 1|; drops
-    the term -d^2 (mu_pos + mu_neg)^2 of Theorem 3's numerator (METHODS.md: "the paper's Remark 1
+    the term -d^2 (mu_pos + mu_neg)^2 of Theorem 3's numerator (docs/specification.md#theory: "the paper's Remark 1
     drops a term"). Exact: ``classwise_gap(natural_risks_closed_form(..., evaluate_on="mixup"))``."""
     return adversarial_gap_paper_remark3(mu_pos, mu_neg, sigma, alpha, d, 0.0, lam)
 

@@ -1,4 +1,4 @@
-"""Figures 1(a), 1(b), 2(a), 2(b) of paper 001 (METHODS.md section 8) from ``theory.figure_data``,
+"""Figures 1(a), 1(b), 2(a), 2(b) of paper 001 (docs/specification.md#theory) from ``theory.figure_data``,
 and their captions.
 
 One figure per kind, sized for a paper column (3.4 in wide): class-wise risk of class +1 and

@@ -1,4 +1,4 @@
-"""Training methods, one module each, registered by name (METHODS.md sections 1-7).
+"""Training methods, one module each, registered by name (docs/specification.md).
 
 Every module in this package except ``base`` and ``registry`` is imported here, so a new method
 needs only its own file with ``@METHODS.register("name")``.

@@ -1,4 +1,4 @@
-"""DAFA: distance-aware fair adversarial training on TRADES (METHODS.md section 6).
+"""DAFA: distance-aware fair adversarial training on TRADES (docs/specification.md#dafa).
 
 Lee, Lee, Jang, Park, Bae & Yoon, "DAFA: Distance-Aware Fair Adversarial Training", ICLR 2024
 (arXiv 2401.12532); reference code github.com/rucy74/DAFA: ``losses.py`` ``trades_loss`` (lines
