@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import torchvision
 from PIL import Image
 
+import fairat.data.torchvision
 from fairat import data as fdata
 from fairat.checkpoint import DamagedFileError
 from fairat.data import (
@@ -363,7 +364,7 @@ def test_corrupted_cifar10_file_fails_loudly(
     assert "md5" in str(err.value) and "cifar10" in str(err.value)
     assert not (tmp_path / "c.npz").exists()
     # Without our own check, torchvision's constructor still refuses the file.
-    monkeypatch.setattr(fdata, "_bad_md5", lambda root, files: [])
+    monkeypatch.setattr(fairat.data.torchvision, "_bad_md5", lambda root, files: [])
     with pytest.raises(RuntimeError, match="corrupted"):
         DATASETS.get("cifar10").load(root, {})
 
