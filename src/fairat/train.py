@@ -193,7 +193,7 @@ def train(
         start, best, history, method_state = _adopt_branch(
             branch, run, raw_model, optimizer, scheduler, method
         )
-        _log(f"[{run.name}] epochs 1-{start} from {start_from} (run {branch['run']})")
+        _log(f"[{run.name}] epochs 1-{start} from {start_from} ({branch['method_name']})")
     if state is not None:
         raw_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -258,8 +258,7 @@ def train(
             "history": history,
             "method_state": method_state,
             "best": best,
-            "config": run.to_json(),
-            "run": run.name,
+            "config": run.training_json(),  # name-free: a branch state may serve another name
             "method_name": run.method,
         }
         save_torch(state, state_path)

@@ -114,6 +114,12 @@ class DAFA(Method):
             return same_until(params, other_params, {"lam": tau, "warmup_epoch": tau})
         return 0
 
+    @classmethod
+    def branch_points(cls, params: Any) -> tuple[int, ...]:
+        """``Method.branch_points``: ``lam`` and ``warmup_epoch`` are unread before epoch
+        ``warmup_epoch`` (see ``prefix_epochs``)."""
+        return (params.warmup_epoch - 1,)
+
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)
         self.schedule = DafaSchedule(

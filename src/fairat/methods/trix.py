@@ -197,6 +197,13 @@ class TRIX(Method):
             return same_until(params, other_params, {**read_from, "mix_from_epoch": mix})
         return 0
 
+    @classmethod
+    def branch_points(cls, params: Any) -> tuple[int, ...]:
+        """``Method.branch_points``: ``dafa_lam`` and ``warmup_epoch`` are unread before epoch
+        ``warmup_epoch``; ``lam`` and ``assignment`` before epoch ``mix_from_epoch`` + 1 (see
+        ``prefix_epochs``)."""
+        return (params.warmup_epoch - 1, params.mix_from_epoch)
+
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)
         if params.mix_from_epoch < 0:
