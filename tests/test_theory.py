@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import ndtr
 
-from fairat import theory as th
+from fairat.theory import closed_forms as th
 
 # Simulation size for the closed-form checks: SE of a class-wise risk about 0.001-0.004.
 SIM = {"n_train": 50_000, "n_test": 100_000, "n_trials": 8}

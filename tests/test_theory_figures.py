@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fairat import theory_figures as tf
-from fairat.theory import figure_data
+from fairat.theory import figures as tf
+from fairat.theory.closed_forms import figure_data
 
 SMALL = {"n_train": 2_000, "n_test": 5_000, "n_trials": 3}
 

@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from fairat.theory import FIGURES  # noqa: E402
+from fairat.theory.closed_forms import FIGURES  # noqa: E402
 
 Z_LIMIT = 3.0
 """|z| = |simulation - closed form| / SE above which a caption reports a disagreement."""
