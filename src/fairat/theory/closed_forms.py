@@ -79,6 +79,7 @@ Lam = float | str | None
 EvaluateOn = Literal["original", "mixup"]
 
 _QUAD_NODES = 64  # Gauss-Legendre nodes for expectations over lam ~ Uniform[0, 1]
+_ONE = np.ones(1)  # the weights of a single Gaussian, for gaussian_class_risks
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,31 +139,50 @@ def _projected_means(mu_pos, mu_neg, d, eps) -> tuple[float, float]:
     return r * (mu_pos - eps), r * (mu_neg - eps)
 
 
-def _risks_1d(b, a, c, s_pos, s_neg, g_nodes, g_weights):
-    """(R+, R-) of "+1 iff z + b > 0" when z | y=+1 ~ N(a, g s_pos^2), z | y=-1 ~ N(-c, g s_neg^2)
-    and g is distributed as (g_nodes, g_weights); b may be +-inf, a float or an array."""
-    root = np.sqrt(g_nodes)
+def log_odds(alpha, s_pos=1.0, s_neg=1.0) -> float:
+    """log(alpha s_neg / ((1 - alpha) s_pos)): L of the module docstring. d times it is the
+    paper's K (eq. 14-15, 19), d log(alpha / (1 - alpha)) for equal variances (the defaults)."""
+    return math.log(alpha * s_neg / ((1.0 - alpha) * s_pos))
+
+
+def gaussian_class_risks(b, a, c, s_pos, s_neg, weights=_ONE):
+    """(R+, R-) of "+1 iff z + b > 0" when z | y=+1 ~ N(a, s_pos^2) and z | y=-1 ~ N(-c, s_neg^2):
+    R+ = Phi((-b - a) / s_pos), R- = Phi((b - c) / s_neg) (paper eq. 26-27, 32, 34). For classes
+    that are mixtures of such Gaussians, s_pos and s_neg are arrays of the components' standard
+    deviations and ``weights`` their weights. b may be +-inf, a float or an array (then the risks
+    are arrays too)."""
     b_arr = np.asarray(b, dtype=np.float64)[..., None]
     with np.errstate(invalid="ignore"):
-        r_pos = ndtr((-b_arr - a) / (s_pos * root)) @ g_weights
-        r_neg = ndtr((b_arr - c) / (s_neg * root)) @ g_weights
+        r_pos = ndtr((-b_arr - a) / s_pos) @ weights
+        r_neg = ndtr((b_arr - c) / s_neg) @ weights
     if np.ndim(b) == 0:
         return float(r_pos), float(r_neg)
     return r_pos, r_neg
 
 
+def _risks_1d(b, a, c, s_pos, s_neg, g_nodes, g_weights):
+    """``gaussian_class_risks`` after same-class mixup: both class variances scaled by g, which is
+    distributed as (g_nodes, g_weights)."""
+    root = np.sqrt(g_nodes)
+    return gaussian_class_risks(b, a, c, s_pos * root, s_neg * root, g_weights)
+
+
+def _normal_density(u, s):
+    """Density at u s of N(0, s^2), given the standardised u."""
+    return np.exp(-0.5 * u * u) / (math.sqrt(2 * math.pi) * s)
+
+
 def _risk_slope_1d(b, a, c, s_pos, s_neg, alpha, g_nodes, g_weights) -> float:
     """d/db of alpha R+(b) + (1 - alpha) R-(b)."""
     sp, sn = s_pos * np.sqrt(g_nodes), s_neg * np.sqrt(g_nodes)
-    up, un = (b + a) / sp, (b - c) / sn
-    dens_pos = np.exp(-0.5 * up * up) / (math.sqrt(2 * math.pi) * sp)
-    dens_neg = np.exp(-0.5 * un * un) / (math.sqrt(2 * math.pi) * sn)
+    dens_pos = _normal_density((b + a) / sp, sp)
+    dens_neg = _normal_density((b - c) / sn, sn)
     return float(g_weights @ (-alpha * dens_pos + (1.0 - alpha) * dens_neg))
 
 
 def _stationary_thresholds(a, c, s_pos, s_neg, alpha) -> list[float]:
     """Real roots of D b^2 + 2 P b + Q = 0 (module docstring), cancellation-free."""
-    big_l = math.log(alpha * s_neg / ((1.0 - alpha) * s_pos))
+    big_l = log_odds(alpha, s_pos, s_neg)
     vp, vn = s_pos * s_pos, s_neg * s_neg
     big_d = vn - vp
     big_p = a * vn + c * vp
@@ -331,6 +351,6 @@ def ordering_bound(
     place of the printed d^2 (``printed.remark2_bound_paper``). Only the first inequality needs it; on
     the original distribution the chain holds for every lam."""
     check_params(mu_pos, mu_neg, sigma, sigma, alpha, d, eps)
-    k = d * math.log(alpha / (1.0 - alpha))
+    k = d * log_odds(alpha)
     delta = mu_pos + mu_neg - 2.0 * eps
     return d**4 * delta**4 / (4.0 * k * k * sigma**4)

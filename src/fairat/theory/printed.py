@@ -32,23 +32,32 @@ import math
 
 from scipy.special import ndtr
 
-from fairat.theory.closed_forms import check_params, mixup_variance_factor
+from fairat.theory.closed_forms import (
+    check_params,
+    gaussian_class_risks,
+    log_odds,
+    mixup_variance_factor,
+)
+
+
+def _fixed_g(lam: float | None) -> float:
+    """g(lam) of a fixed coefficient; 1 without mixup (``lam=None``)."""
+    return 1.0 if lam is None else mixup_variance_factor(lam)
 
 
 def _paper_threshold(mu_pos, mu_neg, sigma_pos, sigma_neg, alpha, d, eps, g) -> float:
     """t* / s* exactly as printed (eq. 14-15/28 and 19/36), in the paper's units z = sum_i x_i."""
     mp, mn = mu_pos - eps, mu_neg - eps
     if sigma_pos == sigma_neg:  # eq. 29 / 36, K = d log(alpha / (1 - alpha))
-        k = d * math.log(alpha / (1.0 - alpha))
+        k = d * log_odds(alpha)
         return (-(d**2) * (mp * mp - mn * mn) + 2.0 * k * sigma_pos**2 * g) / (2.0 * d * (mp + mn))
-    k = d * math.log(alpha * sigma_neg / ((1.0 - alpha) * sigma_pos))
+    k = d * log_odds(alpha, sigma_pos, sigma_neg)
     vp, vn = sigma_pos**2, sigma_neg**2
     inner = 1.0 + 2.0 * k * g * (vn - vp) / (mp + mn) ** 2
     if inner < 0:
         return math.nan
-    big_m = -d * (
-        mp * vn + mn * vp
-    )  # the paper's M (eq. 19); -d(mu_pos s-^2 + mu_neg s+^2) at eps=0
+    # the paper's M (eq. 19); -d(mu_pos s-^2 + mu_neg s+^2) at eps=0
+    big_m = -d * (mp * vn + mn * vp)
     return (big_m + sigma_pos * sigma_neg * (mp + mn) * math.sqrt(inner)) / (vn - vp)
 
 
@@ -73,12 +82,11 @@ def adversarial_risks_paper_theorem4(
     does only at d = 1 (module docstring, item 2). NaN where the printed square root is of a
     negative number."""
     check_params(mu_pos, mu_neg, sigma_pos, sigma_neg, alpha, d, eps)
-    g = 1.0 if lam is None else mixup_variance_factor(lam)
+    g = _fixed_g(lam)
     t = _paper_threshold(mu_pos, mu_neg, sigma_pos, sigma_neg, alpha, d, eps, g)
     scale = math.sqrt(d * g)
-    r_pos = float(ndtr((-t - d * (mu_pos - eps)) / (scale * sigma_pos)))
-    r_neg = float(ndtr((t - d * (mu_neg - eps)) / (scale * sigma_neg)))
-    return r_pos, r_neg
+    a, c = d * (mu_pos - eps), d * (mu_neg - eps)
+    return gaussian_class_risks(t, a, c, scale * sigma_pos, scale * sigma_neg)
 
 
 def natural_risks_paper_theorem3(
@@ -105,8 +113,8 @@ def adversarial_gap_paper_remark3(
     It drops the term -d^2 (mu_pos + mu_neg - 2 eps)^2 of the numerator in eq. 20-21; the exact
     gap is ``classwise_gap(adversarial_risks_closed_form(..., evaluate_on="mixup"))``."""
     check_params(mu_pos, mu_neg, sigma, sigma, alpha, d, eps)
-    g = 1.0 if lam is None else mixup_variance_factor(lam)
-    k = d * math.log(alpha / (1.0 - alpha))
+    g = _fixed_g(lam)
+    k = d * log_odds(alpha)
     delta = mu_pos + mu_neg - 2.0 * eps
     arg = -2.0 * k * sigma**2 * math.sqrt(g) / (2.0 * d**1.5 * sigma * delta)
     return abs(2.0 * float(ndtr(arg)) - 1.0)
@@ -126,5 +134,5 @@ def remark2_bound_paper(mu_pos: float, mu_neg: float, sigma: float, alpha: float
     """Remark 2's bound *as printed*: A = d^2 (mu_pos + mu_neg)^4 / (4 K^2 sigma^4),
     K = d log(alpha / (1 - alpha)); the derivation gives d^4 (``closed_forms.ordering_bound``)."""
     check_params(mu_pos, mu_neg, sigma, sigma, alpha, d, 0.0)
-    k = d * math.log(alpha / (1.0 - alpha))
+    k = d * log_odds(alpha)
     return d**2 * (mu_pos + mu_neg) ** 4 / (4.0 * k * k * sigma**4)

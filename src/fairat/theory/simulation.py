@@ -162,9 +162,10 @@ def simulate_classwise_risks(
     test_seq, train_seq = np.random.SeedSequence(seed).spawn(2)
     rng_test, rng_train = np.random.default_rng(test_seq), np.random.default_rng(train_seq)
     shift = eps * math.sqrt(d)  # eps ||w||_1 with w = 1 / sqrt(d)
+    classes = ((mu_pos, sigma_pos), (-mu_neg, sigma_neg))  # (mean, sigma) of class +1, class -1
 
     tests = []
-    for mean, sigma in ((mu_pos, sigma_pos), (-mu_neg, sigma_neg)):
+    for mean, sigma in classes:
         if test_on == "mixup" and lam is not None:
             z = _project(mean, sigma, 2 * n_test, d, rng_test, chunk)
             lam_i = _draw_lam(lam, n_test, rng_test)
@@ -178,14 +179,15 @@ def simulate_classwise_risks(
     nat = np.empty((n_trials, 2))
     adv = np.empty((n_trials, 2))
     sqrt_d = math.sqrt(d)
+
+    def training_set(mean: float, sigma: float) -> np.ndarray:
+        """<w, x> of n_train fresh points of one class, mixed within the class."""
+        x = same_class_mixup(sample_class(n_train, mean, sigma, d, rng_train), lam, rng_train)
+        return x.sum(1) / sqrt_d
+
     for t in range(n_trials):
-        x_pos = same_class_mixup(
-            sample_class(n_train, mu_pos, sigma_pos, d, rng_train), lam, rng_train
-        )
-        x_neg = same_class_mixup(
-            sample_class(n_train, -mu_neg, sigma_neg, d, rng_train), lam, rng_train
-        )
-        b = fit_threshold_erm(x_pos.sum(1) / sqrt_d, x_neg.sum(1) / sqrt_d, alpha, shift)
+        z_pos, z_neg = [training_set(mean, sigma) for mean, sigma in classes]  # +1 drawn first
+        b = fit_threshold_erm(z_pos, z_neg, alpha, shift)
         thresholds[t] = b
         for row, s in ((nat, 0.0), (adv, shift)):
             # class +1 errs iff z + b - s <= 0; class -1 errs iff z >= -b - s
