@@ -11,8 +11,8 @@ import time
 
 from fairat.checkpoint import atomic_write, save_text
 from fairat.logs import log_to
-from fairat.theory import figure_data
-from fairat.theory_figures import plot_theory_figure, theory_caption
+from fairat.theory.figure_data import figure_data
+from fairat.theory.figures import plot_theory_figure, theory_caption
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

@@ -73,7 +73,7 @@ PRELOAD = (
     "fairat.figures",
     "fairat.paper_figures",
     "fairat.paper_tables",
-    "fairat.theory_figures",
+    "fairat.theory.figures",
     "fairat.confusion_figures",
     "fairat.bootstrap",
     "fairat.sweeps",
