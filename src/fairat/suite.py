@@ -139,12 +139,6 @@ class Attack:
                 probs = torch.where(keep[:, None], probs, q)
         return pred, probs
 
-    def correct(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int
-    ) -> torch.Tensor:
-        """Per-sample correctness after the attack (``outputs``' label equals ``y``)."""
-        return self.outputs(model, x, y, seed)[0] == y
-
 
 def _pred_probs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     with torch.no_grad():
@@ -244,19 +238,6 @@ def predict_outputs(
 def flags_from(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """int8 flags from predicted labels: 1 correct, 0 wrong, -1 not evaluated (label -1)."""
     return np.where(pred < 0, -1, pred == labels).astype(np.int8)
-
-
-def predict_flags(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    attack: Attack,
-    **kwargs,
-) -> np.ndarray:
-    """int8 flags over all of x: 1 correct, 0 wrong after the attack, -1 not in ``indices``
-    (the labels of :func:`predict_outputs` compared with y; same keyword arguments)."""
-    pred, _ = predict_outputs(model, x, y, attack, **kwargs)
-    return flags_from(pred, y.cpu().numpy())
 
 
 def worst_case(flags: dict[str, np.ndarray]) -> np.ndarray:
