@@ -28,7 +28,7 @@ from fairat.device import configure_backends, precision_record, prepare_model, r
 from fairat.eps import attack_base, own_radius
 from fairat.methods import METHODS
 from fairat.network import build_model
-from fairat.suite import _NAME, WORST_CASE, EvalStore, SuiteOutputs, run_suite
+from fairat.suite import WORST_CASE, EvalStore, SuiteOutputs, attack_steps, run_suite
 
 if TYPE_CHECKING:
     from fairat.config import EvalConfig, RunConfig
@@ -49,17 +49,15 @@ def sanity_checks(
             return float("nan"), float("nan")
         return float((flags[a][both] == 1).mean()), float((flags[b][both] == 1).mean())
 
-    def steps(name: str) -> int:
-        m = _NAME.match(name)
-        return int(m.group(3)) if m and m.group(3) else 0
-
     names = [n for n in flags if n != WORST_CASE]
     stronger_than = []  # (weaker, stronger) pairs whose order is expected
     for a in names:
         for b in names:
             if a == b or (a != "clean" and own_radius(a) != own_radius(b)):
                 continue
-            same_kind = a[:2] == b[:2] and a[:2] in ("pg", "cw") and steps(b) > steps(a)
+            same_kind = (
+                a[:2] == b[:2] and a[:2] in ("pg", "cw") and attack_steps(b) > attack_steps(a)
+            )
             if (
                 a == "clean"
                 or same_kind

@@ -72,6 +72,13 @@ def check_attack_name(name: str) -> None:
             raise ValueError(f"evaluation.attacks: {name!r}: {err}") from None
 
 
+def attack_steps(name: str) -> int:
+    """The step count k of ``pgd<k>`` and ``cw<k>`` (with or without an ``@`` radius); 0 for
+    ``clean``, ``fgsm``, ``autoattack`` and a name that is no attack."""
+    m = _NAME.match(name)
+    return int(m.group(3)) if m and m.group(3) else 0
+
+
 def attack_eps(name: str, eps: float) -> float:
     """The radius an attack runs at: its own (``@``) radius, else the run's ``eps``."""
     radius = own_radius(name)
@@ -80,7 +87,7 @@ def attack_eps(name: str, eps: float) -> float:
 
 @dataclass(frozen=True)
 class Attack:
-    """One attack of the suite; ``correct`` returns per-sample correctness on a batch."""
+    """One attack of the suite; ``outputs`` gives each sample's prediction after it on a batch."""
 
     name: str
     eps: float
