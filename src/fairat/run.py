@@ -32,6 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import torch
 import yaml
 
 from fairat.checks import load_workflow_config
@@ -183,8 +184,6 @@ def main(argv: list[str] | None = None) -> int:
         run = select_run(config, variants, args)
     except ValueError as err:  # a bad config or a choice the config does not offer
         parser.error(str(err))
-    import torch
-
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     data_path = prepared_data(config, run.dataset, out)
