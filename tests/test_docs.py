@@ -36,6 +36,9 @@ TESTED = {
     r"metrics show|metrics diff|params diff|plots show|stage list)": "tests/test_dvc.py",
     r'git add \S+ && git commit -m "[^"]+"': "tests/test_dvc.py",
     r"\.venv/bin/python benchmarks/run_times\.py": "tests/test_run_times.py",
+    r"\.venv/bin/python -m fairat\.run tests/configs/tiny\.yaml --run frl_rw --seed 0( --out \S+)?": (
+        "tests/test_run_module.py, tests/test_workflow.py (against the workflow's outputs)"
+    ),
     r"PYTHONPATH=src python3 benchmarks/gpu_check\.py --cpu --tiny": "tests/test_gpu_check.py",
     r"PYTHONPATH=src python3 benchmarks/gpu_check\.py": "tests/test_gpu_check.py (needs a GPU: "
     "without one it must refuse, naming --cpu)",

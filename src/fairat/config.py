@@ -31,7 +31,6 @@ from fairat.variants import Variant, expand_variants
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("piecewise", "cosine", "constant")
-DEVICES = ("auto", "cpu", "cuda")
 CHECKPOINTS = ("last", "best")
 
 
