@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -135,9 +136,10 @@ def train_run(
             train_run(config, variants, parent, data_path, out, why=f" (the parent of {run.name})")
     folder = out / "runs" / run_dir(run)
     print(f"training {run_dir(run)}{why} -> {folder}")
-    # the train rule's script receives the run without its evaluation settings
+    # the train rule's script receives the run without its evaluation settings and its name
+    # (RunConfig.training_json), and takes the name from the run's directory
     train(
-        RunConfig.from_json(run.training_json()),
+        replace(RunConfig.from_json(run.training_json()), name=run.name),
         load_prepared(data_path),
         folder,
         out / "resume",
