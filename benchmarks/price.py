@@ -40,7 +40,7 @@ import yaml
 
 from fairat.config.runs import RunConfig, all_runs, run_dir
 from fairat.data import DATASETS
-from fairat.training.prefixes import branch_epochs, passes_per_sample, plan_prefixes
+from fairat.training.prefixes import branch_epochs, offered_epochs, passes_per_sample, plan_prefixes
 
 DEFAULT_RATE = 10_000  # ResNet-18 32x32 forward+backward passes per second, fp32, one H100
 # (train, test) sizes and the native image side of the datasets the paper configs use
@@ -56,13 +56,13 @@ ATTACK = re.compile(r"(clean|fgsm|autoattack|(pgd|cw)([1-9][0-9]*))(?:@.+)?$")
 
 def reuse_key(run: RunConfig, plan: dict) -> str:
     """What the output cache keys a trained run on, among the things that differ between
-    configs: the train rule's ``params.run``, the run's ``RunConfig.training_json`` (its name
-    and hyper-parameters as written included, so a sweep point ``codat-eta0.3`` is not the run
-    ``codat``; the prepared data and the code are the same for every config of one checkout),
-    and, for a run that starts from a parent's branch state in this config's ``plan``, that
-    parent's key and the branch epoch: Snakemake's key hashes every upstream job's key and the
-    params (``start``), so a run branched in one config and trained from scratch in another has
-    two keys (snakemake/caching/hash.py, ``_get_provenance_hash``)."""
+    configs: the train rule's ``params.run``, the run's ``RunConfig.training_json`` (name-free,
+    with the method's defaults filled in, so a sweep point ``codat-eta0.3`` is the run ``codat``
+    of another config; the prepared data and the code are the same for every config of one
+    checkout), and, for a run that starts from a parent's branch state in this config's
+    ``plan``, that parent's key and the branch epoch: Snakemake's key hashes every upstream
+    job's key and the params (``start``), so a run branched in one config and trained from
+    scratch in another has two keys (snakemake/caching/hash.py, ``_get_provenance_hash``)."""
     branch = plan.get(run_dir(run))
     if branch is None:
         return run.training_json()
@@ -143,7 +143,7 @@ def price(runs: list[RunConfig], plan: dict, trained: dict, rate: float, robust:
                 epochs = run.train.epochs  # the cached parent kept no state at this epoch
             out["reused"] += epochs * per_epoch
             out["train_h"] += epochs * (n_train * per_epoch + selection) * cost / rate / 3600
-            trained[key] = set(saves.get(run_dir(run), []))
+            trained[key] = set(saves.get(run_dir(run), [])) | set(offered_epochs(run))
         out["train_h_scratch"] += (
             run.train.epochs * (n_train * per_epoch + selection) * cost / rate / 3600
         )

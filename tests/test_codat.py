@@ -1,4 +1,4 @@
-"""CODAT (METHODS.md section 3): the worst-case class weights in the chi-square ball, the
+"""CODAT (docs/specification.md#codat): the worst-case class weights in the chi-square ball, the
 objective mean + sqrt(eta Var), Danskin gradients and the logged per-class weights."""
 
 from __future__ import annotations

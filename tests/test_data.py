@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import torchvision
 from PIL import Image
 
-from fairat import data as fdata
+import fairat.data.torchvision
 from fairat.config.registry import UnknownNameError
 from fairat.data import (
     DATASETS,
@@ -26,9 +26,11 @@ from fairat.data import (
     load_prepared,
     prepare,
     resolve_options,
-    stratified_val_split,
     to_float,
 )
+from fairat.data.digits import DIGITS_MEAN, DIGITS_STD
+from fairat.data.folders import arrange_tiny_imagenet
+from fairat.data.prepared import stratified_val_split
 from fairat.training.checkpoint import DamagedFileError
 
 
@@ -165,7 +167,7 @@ def test_digits_prepare_round_trip(tmp_path: Path) -> None:
     assert data.input_shape == (1, 8, 8) and data.num_classes == 10
     assert data.class_names == [str(d) for d in range(10)]
     assert (data.dataset, data.augment, data.clamp) == ("digits", False, True)
-    assert data.mean == fdata.DIGITS_MEAN and data.std == fdata.DIGITS_STD
+    assert data.mean == DIGITS_MEAN and data.std == DIGITS_STD
     assert data.provenance["val_fraction"] == 0.1 and data.provenance["split_seed"] == 0
 
     n_train, n_val, n_test = len(data.y_train), len(data.y_val), len(data.y_test)
@@ -185,8 +187,8 @@ def test_digits_prepare_round_trip(tmp_path: Path) -> None:
 def test_digits_normalisation_constants_match_the_data() -> None:
     raw = DATASETS.get("digits").load(Path(), {})
     x = np.concatenate([raw.x_train, raw.x_test]).astype(np.float64) / 255
-    assert abs(x.mean() - fdata.DIGITS_MEAN[0]) < 1e-3
-    assert abs(x.std() - fdata.DIGITS_STD[0]) < 1e-3
+    assert abs(x.mean() - DIGITS_MEAN[0]) < 1e-3
+    assert abs(x.std() - DIGITS_STD[0]) < 1e-3
 
 
 def test_digits_test_split_follows_its_options() -> None:
@@ -363,7 +365,7 @@ def test_corrupted_cifar10_file_fails_loudly(
     assert "md5" in str(err.value) and "cifar10" in str(err.value)
     assert not (tmp_path / "c.npz").exists()
     # Without our own check, torchvision's constructor still refuses the file.
-    monkeypatch.setattr(fdata, "_bad_md5", lambda root, files: [])
+    monkeypatch.setattr(fairat.data.torchvision, "_bad_md5", lambda root, files: [])
     with pytest.raises(RuntimeError, match="corrupted"):
         DATASETS.get("cifar10").load(root, {})
 
@@ -496,8 +498,6 @@ def test_imagefolder(tmp_path: Path) -> None:
 def test_tiny_imagenet_is_arranged_for_imagefolder(tmp_path: Path) -> None:
     """Tiny-ImageNet's own layout (train/<wnid>/images/, val/images/ + val_annotations.txt)
     linked into train/<wnid>/ and test/<wnid>/, then read by imagefolder at its 64x64 size."""
-    from fairat.data import arrange_tiny_imagenet
-
     src = tmp_path / "tiny-imagenet-200"
     rng = np.random.default_rng(4)
     wnids = ["n01443537", "n01629819"]

@@ -1,9 +1,12 @@
 """The README is a front page and the docs keep step with what is tested: every command shown in
-a bash block is one that a test or CI runs, every link resolves, every config snippet parses."""
+a bash block is one that a test or CI runs, every link resolves, every config snippet parses, and
+every file of the repository cites only Markdown files and anchors that the repository has."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -11,7 +14,12 @@ from helpers import REPO
 
 from fairat.config.variants import expand_variants
 
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "config" / "README.md"]
+DOCS = [
+    REPO / "README.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    REPO / "config" / "README.md",
+    REPO / "benchmarks" / "README.md",
+]
 
 # every command a reader is shown, and what runs it
 TESTED = {
@@ -28,6 +36,9 @@ TESTED = {
     r"metrics show|metrics diff|params diff|plots show|stage list)": "tests/test_dvc.py",
     r'git add \S+ && git commit -m "[^"]+"': "tests/test_dvc.py",
     r"\.venv/bin/python benchmarks/run_times\.py": "tests/test_run_times.py",
+    r"\.venv/bin/python -m fairat\.run tests/configs/tiny\.yaml --run frl_rw --seed 0( --out \S+)?": (
+        "tests/test_run_module.py, tests/test_workflow.py (against the workflow's outputs)"
+    ),
     r"PYTHONPATH=src python3 benchmarks/gpu_check\.py --cpu --tiny": "tests/test_gpu_check.py",
     r"PYTHONPATH=src python3 benchmarks/gpu_check\.py": "tests/test_gpu_check.py (needs a GPU: "
     "without one it must refuse, naming --cpu)",
@@ -74,3 +85,125 @@ def test_the_readme_config_snippet_expands():
     assert blocks
     runs = expand_variants(yaml.safe_load(blocks[0])["methods"])
     assert "trix-dafa_lam1.5" in runs and runs["dafa"].baseline == "trades_dafa"
+
+
+# A citation of a Markdown file, with optional anchors: ``docs/specification.md#dafa`` in a
+# docstring, ``[text](protocol.md#evaluation)`` in a doc, ``docs/specification.md#metrics,
+# #headline-numbers`` for two sections. Not inside a URL or a longer name (the look-arounds).
+CITATION = re.compile(
+    r"(?<![\w/.:-])((?:[\w.-]+/)*[\w-]+\.md)(?![\w-])((?:#[\w-]+)(?:(?:,| and|, and) #[\w-]+)*)?"
+)
+# the specification the code once cited, kept outside the repository
+OUTSIDE = "METHODS.md"
+SAME_FILE_LINK = re.compile(r"\]\(#([\w-]+)\)")
+HEADING = re.compile(r"^#{1,6} +(.+?) *#*$")
+EXPLICIT_ID = re.compile(r"<a\s[^>]*\b(?:id|name)=\"([^\"]+)\"")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: link text kept, tags and punctuation dropped, lower case,
+    spaces to hyphens."""
+    text = re.sub(r"\[([^]]*)\]\([^)]*\)", r"\1", heading)
+    text = re.sub(r"<[^>]+>", "", text)
+    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+
+
+def anchors(markdown: str) -> set[str]:
+    """The anchors a Markdown file defines: explicit ``<a id=...>`` and its headings' slugs
+    (outside code blocks; a repeated slug gets -1, -2, ... as on GitHub)."""
+    found = set(EXPLICIT_ID.findall(markdown))
+    seen: dict[str, int] = {}
+    fenced = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        heading = None if fenced else HEADING.match(line)
+        if heading:
+            base = slug(heading.group(1))
+            found.add(f"{base}-{seen[base]}" if base in seen else base)
+            seen[base] = seen.get(base, 0) + 1
+    return found
+
+
+def broken_citations(path: Path, text: str, root: Path = REPO) -> list[str]:
+    """What ``text`` (the contents of ``path``) cites that does not exist: the old specification
+    outside the repository, a ``docs/`` file or an anchored Markdown file that is neither beside
+    ``path`` nor at that path from the repository root, or an anchor that file does not define.
+    (Other ``.md`` names without an anchor, such as ``results/tables/summary.md``, are outputs.)"""
+    problems = []
+    for name, tail in CITATION.findall(text):
+        if not (tail or name.startswith("docs/") or Path(name).name == OUTSIDE):
+            continue
+        target = next((t for t in (path.parent / name, root / name) if t.is_file()), None)
+        if target is None:
+            problems.append(f"{path.name} cites {name}, which the repository does not have")
+            continue
+        missing = set(re.findall(r"#([\w-]+)", tail)) - anchors(target.read_text())
+        problems += [f"{path.name} cites {name}#{a}, which {name} does not define" for a in missing]
+    if path.suffix == ".md":
+        missing = set(SAME_FILE_LINK.findall(text)) - anchors(text)
+        problems += [f"{path.name} links to #{a}, which it does not define" for a in missing]
+    return problems
+
+
+def repository_files() -> list[Path]:
+    """The project's text files as a clone has them (tracked and new, not ignored)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    paths = [REPO / name for name in listed.split("\0") if name]
+    return [p for p in paths if p.is_file() and p.suffix not in {".png", ".pdf", ".lock"}]
+
+
+def test_every_citation_resolves_inside_the_repository():
+    here = Path(__file__).resolve()  # this file holds deliberately broken examples
+    problems = [
+        problem
+        for path in repository_files()
+        if path.resolve() != here
+        for problem in broken_citations(path, path.read_text(errors="replace"))
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_a_citation_outside_the_repository_or_of_a_missing_anchor_is_caught():
+    code = REPO / "src" / "fairat" / "methods" / "dafa.py"
+    assert broken_citations(code, "DAFA (docs/specification.md#dafa; rucy74/DAFA utils.py)") == []
+    assert broken_citations(code, "(docs/specification.md#metrics, #headline-numbers)") == []
+    assert broken_citations(code, "see https://github.com/a/b/blob/main/README.md#usage") == []
+    assert broken_citations(code, "DAFA (METHODS.md section 6)") == [
+        "dafa.py cites METHODS.md, which the repository does not have"
+    ]
+    assert broken_citations(code, "(docs/specification.md#dafa-weights)") == [
+        "dafa.py cites docs/specification.md#dafa-weights, which docs/specification.md does not "
+        "define"
+    ]
+    assert broken_citations(code, "(docs/specification.md#rho and #rhoo)") == [
+        "dafa.py cites docs/specification.md#rhoo, which docs/specification.md does not define"
+    ]
+    doc = REPO / "docs" / "methods.md"
+    assert broken_citations(doc, "[protocol](protocol.md#evaluation)") == []
+    assert broken_citations(doc, "[x](protocol.md#evaluations)") == [
+        "methods.md cites protocol.md#evaluations, which protocol.md does not define"
+    ]
+    assert broken_citations(doc, "## Top\n[up](#top) [down](#bottom)") == [
+        "methods.md links to #bottom, which it does not define"
+    ]
+
+
+def test_anchors_are_explicit_ids_and_github_heading_slugs():
+    text = (
+        '<a id="dafa"></a>\n## DAFA\n## `zoo` and `external`: models fairat did not train\n'
+        "## Runs: variants, sweeps, baselines\n## Runs: variants, sweeps, baselines\n"
+        "```bash\n# not a heading\n```\n"
+    )
+    assert anchors(text) == {
+        "dafa",
+        "zoo-and-external-models-fairat-did-not-train",
+        "runs-variants-sweeps-baselines",
+        "runs-variants-sweeps-baselines-1",
+    }

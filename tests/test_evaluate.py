@@ -22,6 +22,7 @@ from fairat.evaluation.suite import (
     Attack,
     EvalStore,
     attack_eps,
+    attack_steps,
     check_attack_name,
     evaluate_model,
     run_suite,
@@ -67,6 +68,10 @@ def test_attack_names():
     for bad in ("pgd", "pgd0", "cw", "aa", "PGD20"):
         with pytest.raises(ValueError, match=rf"evaluation\.attacks: '{bad}' is not allowed"):
             check_attack_name(bad)
+    # the sanity checks expect more steps of the same attack to do no better
+    steps = {n: attack_steps(n) for n in ("clean", "fgsm", "pgd5", "pgd100", "cw30", "autoattack")}
+    assert steps == {"clean": 0, "fgsm": 0, "pgd5": 5, "pgd100": 100, "cw30": 30, "autoattack": 0}
+    assert attack_steps("pgd40@2/255") == 40
 
 
 def test_attacks_at_their_own_radius():

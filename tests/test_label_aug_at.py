@@ -1,4 +1,4 @@
-"""Label-augmented AT (METHODS.md section 4): the K + M head, the soft targets, the K-class view
+"""Label-augmented AT (docs/specification.md#label-aug-at): the K + M head, the soft targets, the K-class view
 used by prediction and by every attack."""
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def test_unknown_operations_are_rejected_with_the_allowed_list():
 
 
 def test_by_default_every_input_is_attacked_after_its_augmentation():
-    """Paper 003's critical path: no training input stays clean (METHODS.md section 4)."""
+    """Paper 003's critical path: no training input stays clean (docs/specification.md#label-aug-at)."""
     method, model = make({}, m=2)  # ops identity,noise; attack all
     x, y = data(n=300)
     torch.manual_seed(3)
@@ -191,7 +191,7 @@ def linf_by_operation(params: dict, m: int, eps: float = 0.1, n: int = 400):
     ],
 )
 def test_every_training_input_stays_within_eps_of_the_clean_image(params, m):
-    """METHODS.md section 4, "Radius": augmentation plus attack stay in the eps-ball of x, for
+    """docs/specification.md#label-aug-radius: augmentation plus attack stay in the eps-ball of x, for
     every operation, as pgd_at's inputs do; and in [0, 1]."""
     by_op, (lo, hi) = linf_by_operation(params, m)
     for name, dist in by_op.items():

@@ -40,7 +40,6 @@ RANKS = {
 ENTRY_RANK = 6  # a module directly under src/fairat outside every stage (python -m fairat.x)
 RUNTIME = "runtime"
 THEORY = "theory"
-GROUP_ALIASES = {"theory_figures": THEORY}  # until theory's figures move into the theory package
 
 # (importer, imported): the imports that run back up today, each for a reason of the code as it
 # stands (issue 30 moved files only). Delete an entry when its import goes.
@@ -64,7 +63,7 @@ KNOWN_BACKWARD = {
     ("fairat.config.schema", "fairat.models"): "MODELS",
     ("fairat.config.schema", "fairat.training.checkpoint"): "save_text",
     # atomic files and precision live in training, below which these already need them
-    ("fairat.data", "fairat.training.checkpoint"): "DamagedFileError",
+    ("fairat.data.prepared", "fairat.training.checkpoint"): "DamagedFileError",
     ("fairat.attacks.pgd", "fairat.training.device"): "full_precision",
     ("fairat.methods._frl", "fairat.training.device"): "full_precision",
     ("fairat.methods.trix", "fairat.training.device"): "full_precision",
@@ -110,9 +109,7 @@ def is_module(name: str, src: Path = SRC) -> bool:
 
 def group(module: str) -> str:
     """The stage (or runtime, theory, entry point) a fairat module belongs to."""
-    parts = module.split(".")
-    top = GROUP_ALIASES.get(parts[1], parts[1])
-    return top
+    return module.split(".")[1]
 
 
 def rank(module: str, src: Path = SRC) -> int | None:

@@ -4,6 +4,7 @@ baseline's defining property."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,15 @@ import torch.nn.functional as F
 from helpers import make_method, train_batch
 
 from fairat.methods import METHODS
+
+
+def test_every_method_file_is_imported_by_the_package():
+    """A method registers itself from its own file; no list names it (fairat.config.registry)."""
+    folder = Path(__file__).resolve().parents[1] / "src" / "fairat" / "methods"
+    for path in folder.glob("[!_]*.py"):
+        assert f"fairat.methods.{path.stem}" in sys.modules, path.name
+    files = {p.stem for p in folder.glob("[!_]*.py")} - {"base", "registry"}
+    assert {METHODS.get(n).__module__.rsplit(".", 1)[1] for n in METHODS.names()} == files
 
 
 @pytest.mark.parametrize("name", METHODS.names())

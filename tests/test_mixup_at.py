@@ -1,4 +1,4 @@
-"""Same-class mixup AT (METHODS.md section 2): partners, the mixing segment, the attack's start."""
+"""Same-class mixup AT (docs/specification.md#mixup-at): partners, the mixing segment, the attack's start."""
 
 from __future__ import annotations
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from fairat.config.registry import import_modules
 from fairat.models import (
     MODEL_ARGS,
     MODELS,
@@ -88,6 +90,39 @@ def test_every_model_supports_some_input() -> None:
 
 def test_expected_models_registered() -> None:
     assert set(MODELS.names()) >= VECTOR_MODELS | CONV_MODELS
+
+
+def test_import_modules_imports_each_public_module_once(tmp_path, monkeypatch) -> None:
+    """How methods, models and data sources register: a new file is imported by its package."""
+    package = tmp_path / "fake_registry_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "b_model.py").write_text(
+        "import fake_registry_package as p\np.seen = [*getattr(p, 'seen', []), 'b']\n"
+    )
+    (package / "a_model.py").write_text(
+        "import fake_registry_package as p\np.seen = [*getattr(p, 'seen', []), 'a']\n"
+    )
+    (package / "_helper.py").write_text("raise RuntimeError('a private helper is not imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import fake_registry_package as fake
+
+    assert import_modules(fake.__name__, fake.__path__) == ["a_model", "b_model"]
+    assert fake.seen == ["a", "b"]
+    assert import_modules(fake.__name__, fake.__path__) == ["a_model", "b_model"]
+    assert fake.seen == ["a", "b"]  # imported once: nothing registers twice
+    assert "fake_registry_package._helper" not in sys.modules
+    for name in [m for m in sys.modules if m.startswith("fake_registry_package")]:
+        del sys.modules[name]
+
+
+def test_every_model_file_is_imported_by_the_package() -> None:
+    folder = REPO / "src" / "fairat" / "models"
+    for path in folder.glob("[!_]*.py"):
+        assert f"fairat.models.{path.stem}" in sys.modules, path.name
+    # one builder per model file (normalize.py holds the wrapper every model shares)
+    files = {p.stem for p in folder.glob("[!_]*.py")} - {"normalize"}
+    assert {MODELS.get(n).__module__.rsplit(".", 1)[1] for n in MODELS.names()} == files
 
 
 @pytest.mark.parametrize(("name", "shape"), ALL_CASES)

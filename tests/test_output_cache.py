@@ -112,7 +112,7 @@ def test_two_configs_sharing_a_run_train_it_once(tmp_path):
     entries = len(OUTPUTS) + 1
     assert len(list(cache.iterdir())) == 2 * entries  # pgd_at and natural, once each
     record = json.loads((b / shared / "config.json").read_text())
-    assert record["name"] == "pgd_at" and "workdir" not in record
+    assert record["method"] == "pgd_at" and "name" not in record and "workdir" not in record
 
     # another code version is another key: a third config trains the run again, while the
     # workspace that holds it is not retrained (the code version is an ancient() input)
@@ -121,6 +121,36 @@ def test_two_configs_sharing_a_run_train_it_once(tmp_path):
     assert f"{shared}/last.pt will be written to global" in run(
         c, config_c, cache, "pgd_at", dry=True, edited=True
     )
+
+
+def test_a_sweep_takes_its_root_and_its_prefix_from_another_configs_run(tmp_path):
+    """Config a trains one DAFA run, "dafa", alone: no run of its config branches from it, but
+    it keeps its state after the epoch before its warm-up (fairat.training.prefixes.offered_epochs).
+    Config b sweeps lam over the same recipe, with a default written out: its point at lam 1 is
+    a's run under another name (one cache entry: the training record is name-free), and its
+    point at lam 2 starts from that run's kept state, training only the epochs after it."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    recipe = {"steps": 1, "warmup_epoch": 2}
+    train = {**CONFIG["train"], "epochs": 3}
+    a, config_a = workspace(tmp_path, "a", {"dafa": recipe})
+    b, config_b = workspace(
+        tmp_path, "b", {"dafa": {**recipe, "beta": 6.0, "sweep": {"lam": [2.0, 1.0]}}}
+    )
+    for config in (config_a, config_b):
+        config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "train": train}))
+    run(a, config_a, cache, "dafa")
+    kept = a / RUNS.format("dafa") / "branches"
+    assert sorted(p.name for p in kept.iterdir()) == ["branch_e1.pt"]
+    out_b = run(b, config_b, cache, "dafa-lam2", "dafa-lam1")
+    root, child = RUNS.format("dafa-lam1"), RUNS.format("dafa-lam2")
+    assert f"Symlinking output file {root}/last.pt from cache." in out_b
+    assert "dafa-lam2/eps16_255/seed0: epochs 1-1 from" in out_b  # the plan, at start-up
+    assert (b / TRAIN_LOG.format("dafa-lam1")).read_text() == ""  # not trained
+    log = (b / TRAIN_LOG.format("dafa-lam2")).read_text()
+    assert "epochs 1-1 from" in log and "epoch 1/3" not in log and "epoch 3/3" in log
+    assert (b / root / "last.pt").read_bytes() == (a / RUNS.format("dafa") / "last.pt").read_bytes()
+    assert json.loads((b / child / "config.json").read_text())["method_params"]["lam"] == 2.0
 
 
 def test_without_output_cache_a_config_trains_its_runs_itself(tmp_path):

@@ -17,6 +17,7 @@ from fairat.training.checkpoint import load_torch
 from fairat.training.loop import train
 from fairat.training.prefixes import (
     count_training_passes,
+    offered_epochs,
     passes_per_sample,
     plan_prefixes,
     prefix_epochs,
@@ -95,8 +96,10 @@ def test_headline_config_plan_and_passes():
 def test_trix_lambda_sweep_shares_the_epochs_before_warm_up():
     plan = plan_prefixes(all_runs(paper_config("sweep_trix_lambda")))
     assert {b.epoch for b in plan.values()} == {69}
-    assert {b.parent.name for b in plan.values()} == {"trix-dafa_lam0.5"}
-    assert len(plan) == 9  # lam 1, 1.5, 2 for three seeds
+    # the point at TRIX's defaults (dafa_lam 1) is the root, trained from scratch as the
+    # headline's trix is: the output cache hands one to the other
+    assert {b.parent.name for b in plan.values()} == {"trix-dafa_lam1"}
+    assert len(plan) == 9  # lam 0.5, 1.5, 2 for three seeds
 
 
 def test_trix_basic_shares_the_trades_epochs_before_warm_up():
@@ -117,6 +120,39 @@ def test_a_parent_trains_its_prefix_itself():
         run_dir(runs[1]): ("a", 2),
         run_dir(runs[2]): ("a", 3),
     }
+
+
+def test_a_sweeps_root_is_the_point_at_the_methods_defaults():
+    """Runs of one method are planned together, the one nearest the defaults first, whatever
+    the config order; runs of other methods keep the config order."""
+    runs = [
+        run("dafa", {**DAFA, "lam": 2.0}, name="lam2"),
+        run("trades", name="t"),
+        run("dafa", DAFA, name="lam1"),
+    ]
+    plan = plan_prefixes(runs)
+    assert {k.split("/")[2]: (b.parent.name, b.epoch) for k, b in plan.items()} == {
+        "lam2": ("lam1", 2),
+        "t": ("lam1", 2),
+    }
+
+
+def test_a_run_keeps_the_states_other_configs_may_branch_from():
+    """offered_epochs: the last epoch before the lr first changes (for a method that shares
+    with itself across schedules), the epochs its own late-read parameters leave unread, and
+    those a run of another method with its defaults would take; none for a fine-tune or a
+    method without a rule; never the last epochs."""
+    piecewise = {"epochs": 8, "schedule": "piecewise", "milestones": [6]}
+    assert offered_epochs(run("trades", **piecewise)) == [5]
+    assert offered_epochs(run("trades", epochs=8)) == []  # DAFA's default warm-up 70 is past 7
+    assert offered_epochs(run("dafa", DAFA, **piecewise)) == [2, 5]  # its warm-up, the lr
+    assert offered_epochs(run("trix", TRIX, epochs=8)) == [2]  # warm-up and mixing both at 2
+    assert offered_epochs(run("pgd_at", **piecewise)) == []  # declares no prefix
+    assert offered_epochs(run("trades", epochs=3)) == []
+    headline = {r.name: r for r in all_runs(paper_config("cifar10_resnet18_fairness"))}
+    assert offered_epochs(headline["trades_dafa"]) == [69, 99]  # DAFA's warm-up, the lr
+    assert offered_epochs(headline["trades_trix"]) == [69, 139]
+    assert offered_epochs(headline["cfa"]) == offered_epochs(headline["frl_rw"]) == []
 
 
 def compare(a, b, where: str = "") -> None:

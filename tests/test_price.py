@@ -47,35 +47,50 @@ def test_one_config_is_priced_with_the_workflows_own_plan(capsys):
 
 
 def test_a_run_another_config_trained_is_not_trained_again(capsys):
-    """The output cache keys a run on its training settings as the train rule's params hold
-    them, name included: the sweep's trades_dafa is the headline's (3 seeds x 110 epochs x 12
-    passes), its codat-eta0.3 is not the headline's codat."""
+    """The output cache keys a run on its name-free training record (RunConfig.training_json):
+    the sweep's trades_dafa (3 seeds x 110 epochs x 12 passes) and its codat-eta0.3 (3 x 110 x
+    11) are the headline's trades_dafa and codat; the other sweep points are trained."""
     rows = table(capsys, HEADLINE, CODAT)
     codat = [number(c) for c in rows["sweep_codat_eta"]]
-    assert codat[2] - codat[3] == 3 * 110 * 12
+    assert codat[2] - codat[3] == 3 * 110 * 12 + 3 * 110 * 11
     headline = all_runs(yaml.safe_load(HEADLINE.read_text()))
     keys = {price.reuse_key(r, plan_prefixes(headline)) for r in headline}
     sweep = all_runs(yaml.safe_load(CODAT.read_text()))
     plan = plan_prefixes(sweep)
-    assert {r.name for r in sweep if price.reuse_key(r, plan) in keys} == {"trades_dafa"}
+    assert {r.name for r in sweep if price.reuse_key(r, plan) in keys} == {
+        "trades_dafa",
+        "codat-eta0.3",
+    }
     alone = table(capsys, CODAT)
     assert number(alone["sweep_codat_eta"][3]) == codat[1]
 
 
-def test_a_child_of_a_cached_parent_without_its_state_trains_from_the_start(capsys):
-    """The ablation's trix_basic branches from trades_trix after 69 epochs, but the trades_trix
-    it would get from the cache (trained from scratch by the lambda sweep, which needed no
-    state after epoch 69) holds none: it trains all 150 epochs, as the train job does."""
-    sweep, ablation = (
-        REPO / "config" / "sweep_trix_lambda.yaml",
-        REPO / "config" / "ablation_trix_cifar10.yaml",
-    )
-    rows = table(capsys, sweep, ablation)
+SWEEP, ABLATION = (
+    REPO / "config" / "sweep_trix_lambda.yaml",
+    REPO / "config" / "ablation_trix_cifar10.yaml",
+)
+
+
+def test_a_child_branches_from_a_parent_another_config_trained(capsys):
+    """The ablation's trix_basic branches from trades_trix after 69 epochs. The trades_trix it
+    gets from the cache was trained by the lambda sweep, where no run needed its state after
+    epoch 69, but it kept it (fairat.training.prefixes.offered_epochs: DAFA's default warm-up); the
+    ablation's trix is the sweep's trix-dafa_lam1 (the root of the sweep's plan)."""
+    rows = table(capsys, SWEEP, ABLATION)
     scratch, shared, reused = (number(c) for c in rows["ablation_trix_cifar10"][1:4])
-    # trades_trix comes from the sweep (3 x 150 x 12); trix, trix_uniform and the whole of
-    # trix_basic are trained (the sweep's trix-dafa_lam1 is another name, so another entry)
     assert shared == scratch - 3 * 69 * 12
-    assert reused == scratch - 3 * 150 * 12
+    # trades_trix and trix come from the sweep; trix_basic trains epochs 70-150; trix_uniform all
+    assert reused == 3 * (150 - 69) * 12 + 3 * 150 * 12
+
+
+def test_a_child_of_a_cached_parent_without_its_state_trains_from_the_start(capsys, monkeypatch):
+    """A cached parent that kept no state at the child's epoch (written before it offered any):
+    the child trains all its epochs, as the train job does when its start file is missing."""
+    monkeypatch.setattr(price, "offered_epochs", lambda run: [])
+    rows = table(capsys, SWEEP, ABLATION)
+    scratch, shared, reused = (number(c) for c in rows["ablation_trix_cifar10"][1:4])
+    assert shared == scratch - 3 * 69 * 12
+    assert reused == 3 * 150 * 12 + 3 * 150 * 12  # trix_basic and trix_uniform, all epochs
 
 
 def test_attack_prices():

@@ -366,7 +366,7 @@ FAIRNESS_GRIDS = [f"{d}_resnet18_fairness.yaml" for d in ("cifar10", "cifar100",
 @pytest.mark.parametrize("name", FAIRNESS_GRIDS)
 def test_fairness_grid_baselines_share_the_recipe_of_what_they_are_compared_with(name):
     """rho compares each run with a TRADES trained on the same schedule, optimiser, weight decay,
-    Nesterov and batch size (METHODS.md section 1), and FRL fine-tunes the TRADES it is
+    Nesterov and batch size (docs/specification.md#recipes), and FRL fine-tunes the TRADES it is
     compared with."""
     from fairat.config.runs import variants
 

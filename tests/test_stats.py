@@ -10,7 +10,7 @@ from scipy import stats as st
 
 from fairat.reporting.stats import paired_comparison, rho, seed_summary
 
-# DAFA's CIFAR-10 table (METHODS.md section 9): clean avg/worst, robust avg/worst, rho_nat, rho_rob
+# DAFA's CIFAR-10 table (docs/specification.md#rho): clean avg/worst, robust avg/worst, rho_nat, rho_rob
 DAFA_TABLE = {
     "TRADES": (82.04, 65.70, 49.80, 21.31, 0.0, 0.0),
     "FRL": (82.97, 71.94, 44.68, 25.84, 0.11, 0.11),

@@ -1,4 +1,4 @@
-"""Tests for fairat.theory_figures: paper 001's theory figures and their captions."""
+"""Tests for fairat.theory.figures: paper 001's theory figures and their captions."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fairat import theory_figures as tf
-from fairat.theory import figure_data
+from fairat.theory import figures as tf
+from fairat.theory.figure_data import figure_data
 
 SMALL = {"n_train": 2_000, "n_test": 5_000, "n_trials": 3}
 

@@ -185,7 +185,7 @@ def test_cfa_best_is_selected_by_validating_the_averaged_weights_it_saves(
     digits, tiny_run, tmp_path
 ):
     """CFA saves FAWA-averaged weights; best.pt must be chosen on their own validation score
-    (METHODS.md section 0), not on the current model's."""
+    (docs/specification.md#conventions), not on the current model's."""
     run = dataclasses.replace(
         tiny_run("cfa", epochs=4),
         method_params={"steps": 2, "warmup_epoch": 1, "fawa_threshold": 0.0},

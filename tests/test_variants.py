@@ -42,7 +42,26 @@ def test_the_same_settings_under_two_names_keep_separate_resume_states():
         resolve_run(cfg, dataset="digits", model="cnn_small", run=r, eps="16/255", seed=0)
         for r in ("trades", "copy")
     )
-    assert a.training_json() != b.training_json() and a.key() != b.key()
+    assert a.key() != b.key()
+    # ... but train the same thing: one output-cache entry (the training record is name-free)
+    assert a.training_json() == b.training_json()
+    assert "copy" not in b.training_json()
+
+
+def test_a_default_written_out_trains_the_same_run_as_one_left_out():
+    cfg = config(
+        {
+            "trades": {},
+            "explicit": {"method": "trades", "beta": 6.0},
+            "other": {"method": "trades", "beta": 3.0},
+        }
+    )
+    a, b, c = (
+        resolve_run(cfg, dataset="digits", model="cnn_small", run=r, eps="16/255", seed=0)
+        for r in ("trades", "explicit", "other")
+    )
+    assert a.method_params == {} and b.method_params == {"beta": 6.0}
+    assert a.training_json() == b.training_json() != c.training_json()
 
 
 def test_a_sweep_expands_into_named_runs_in_config_order():

@@ -198,6 +198,32 @@ BLOCKS = list(
 )
 
 
+# where each paper table and figure kind (workflow/rules/paper.smk) goes in the HTML report:
+# (category, subcategory); its caption is workflow/report/paper_<name>.rst
+PAPER_REPORT = {
+    "trix": ("Paper tables", "TRIX / DAFA"),
+    "table1": ("Paper tables", "Table I (paper 000)"),
+    "error_stats": ("Paper tables", "Error statistics (paper 003)"),
+    "per_class": ("Paper tables", "Per class"),
+    "heatmap": ("Paper figures", "Per-class heatmap"),
+    "eps": ("Paper figures", "Accuracy against eps"),
+    "tradeoff": ("Paper figures", "Average / worst-class trade-off"),
+    "epochs": ("Paper figures", "Validation accuracy over epochs"),
+}
+
+
+def paper_report(name, paths):
+    """``paths`` (a paper table's file, or a figure kind's files) in the HTML report with the
+    caption, category and subcategory of paper table or figure kind ``name``."""
+    category, subcategory = PAPER_REPORT[name]
+    return report(
+        paths,
+        caption=f"../report/paper_{name}.rst",
+        category=category,
+        subcategory=subcategory,
+    )
+
+
 def keeps_state(method):
     """Whether a method logs per-epoch state (it overrides Method.log_state)."""
     cls = METHODS.get(method)

@@ -1,4 +1,4 @@
-# Paper 001's Figures 1(a), 1(b), 2(a), 2(b): closed form and Monte Carlo (METHODS.md section 8).
+# Paper 001's Figures 1(a), 1(b), 2(a), 2(b): closed form and Monte Carlo (docs/specification.md#theory).
 
 THEORY_KINDS = ["1a", "1b", "2a", "2b"]
 # Simulation size (per point and training: n_trials x n_train training points per class,

@@ -1,4 +1,4 @@
-"""L-infinity attacks on models that take [0, 1] inputs (METHODS.md sections 0 and 9)."""
+"""L-infinity attacks on models that take [0, 1] inputs (docs/specification.md#conventions, #attacks)."""
 
 from fairat.attacks.losses import LOSSES, attack_loss
 from fairat.attacks.pgd import fgsm, perturb, pgd, radius

@@ -143,7 +143,7 @@ def pgd(
     generator: torch.Generator | None = None,
     clamp: bool = True,
 ) -> torch.Tensor:
-    """Untargeted CE PGD with a uniform random start; the step defaults to eps / 4 (METHODS.md 9)."""
+    """Untargeted CE PGD with a uniform random start; the step defaults to eps / 4 (docs/specification.md#attacks)."""
     step = eps * 0.25 if step_size is None else step_size
     return perturb(
         model,

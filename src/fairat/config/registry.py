@@ -1,11 +1,29 @@
-"""A name -> object registry whose lookup errors list the valid names (timm's ``create_model`` idea)."""
+"""A name -> object registry whose lookup errors list the valid names (timm's ``create_model`` idea).
+
+Methods, models and data sources register the same way: each module of their package registers
+its entries at import time with its registry's decorator (``@METHODS.register(name)``,
+``@register_model(name, Args)``), and the package's ``__init__`` imports every module with
+:func:`import_modules`. Adding an entry is adding a file; no list elsewhere names it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def import_modules(package: str, path: Iterable[str]) -> list[str]:
+    """Import every module of ``package`` (its ``__path__``) whose name does not start with
+    ``_`` (private helpers, imported by the modules that use them), in name order, so that
+    each registers its entries; return their names."""
+    names = [m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_")]
+    for name in names:
+        importlib.import_module(f"{package}.{name}")
+    return names
 
 
 class UnknownNameError(KeyError):

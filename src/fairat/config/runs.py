@@ -31,7 +31,6 @@ from fairat.training.device import PRECISIONS
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("piecewise", "cosine", "constant")
-DEVICES = ("auto", "cpu", "cuda")
 CHECKPOINTS = ("last", "best")
 
 
@@ -82,7 +81,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """The attack suite run on the test split for each checkpoint (METHODS.md section 9).
+    """The attack suite run on the test split for each checkpoint (docs/specification.md#attacks).
 
     ``suite`` names a preset (``quick``, ``paper``) that replaces ``attacks``.
     """
@@ -237,12 +236,26 @@ class RunConfig:
         return cls(**raw)
 
     def training_json(self) -> str:
-        """``to_json`` without the evaluation settings: what a training job depends on, so that
-        changing the attack suite re-evaluates checkpoints without retraining them."""
-        return self.to_json(without=("evaluation",))
+        """What a training job computes from, and the record its outputs carry (config.json,
+        ``config`` in last.pt and best.pt): ``to_json`` without the evaluation settings (changing
+        the attack suite re-evaluates checkpoints without retraining them) and without the run's
+        name, with the method's parameters resolved (:meth:`resolved_params`). Two configs that
+        train the same run under two names (a sweep point ``codat-eta0.3`` and the headline's
+        ``codat``), or one writing a default out and one not, give the same text: the output
+        cache (workflow/rules/cache.smk) trains it once. The name comes from the run's
+        directory (the workflow's ``run`` wildcard)."""
+        resolved = dataclasses.replace(self, method_params=self.resolved_params())
+        return resolved.to_json(without=("evaluation", "name"))
+
+    def resolved_params(self) -> dict:
+        """The method's hyper-parameters with every default filled in, as plain values; parsing
+        them again gives :meth:`params` (tests/test_output_cache.py checks every shipped
+        config)."""
+        return dataclasses.asdict(self.params())
 
     def key(self) -> str:
-        """Hash of what determines training (not the device, the evaluation or compile)."""
+        """Hash of what determines training (not the device, the evaluation or compile), name
+        included: the run's resume state (two names never share one)."""
         text = self.to_json(without=("evaluation", "device", "compile"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

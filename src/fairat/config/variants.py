@@ -37,7 +37,6 @@ RUN_NAME_RULE = (
     "at most 100 characters"
 )
 DEFAULT_BASELINE = "trades"
-VARIANT_KEYS = ("method", "baseline", "init_from", "sweep", "train")
 _UNSET = object()
 
 

@@ -59,10 +59,6 @@ BROKEN_IN_GENERATE = {
 }
 SOURCES = ("generate", "cifar10c", "cifar100c")
 PUBLISHED = {"cifar10c": ("cifar10", "CIFAR-10-C"), "cifar100c": ("cifar100", "CIFAR-100-C")}
-PUBLISHED_URL = {
-    "cifar10c": "https://zenodo.org/record/2535967",
-    "cifar100c": "https://zenodo.org/record/3555552",
-}
 SEVERITIES = (1, 2, 3, 4, 5)
 MIN_SIDE = 32  # imagecorruptions refuses smaller images
 

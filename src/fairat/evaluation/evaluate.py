@@ -24,9 +24,9 @@ import torch
 from fairat.attacks.autoattack import autoattack_warnings
 from fairat.config.eps import attack_base, own_radius
 from fairat.data import SplitData, to_float
-from fairat.evaluation.suite import _NAME, WORST_CASE, EvalStore, SuiteOutputs, run_suite
+from fairat.evaluation.suite import WORST_CASE, EvalStore, SuiteOutputs, attack_steps, run_suite
 from fairat.methods import METHODS
-from fairat.training.checkpoint import load_torch
+from fairat.training.checkpoint import load_torch, save_json, save_npz
 from fairat.training.device import (
     configure_backends,
     precision_record,
@@ -54,17 +54,15 @@ def sanity_checks(
             return float("nan"), float("nan")
         return float((flags[a][both] == 1).mean()), float((flags[b][both] == 1).mean())
 
-    def steps(name: str) -> int:
-        m = _NAME.match(name)
-        return int(m.group(3)) if m and m.group(3) else 0
-
     names = [n for n in flags if n != WORST_CASE]
     stronger_than = []  # (weaker, stronger) pairs whose order is expected
     for a in names:
         for b in names:
             if a == b or (a != "clean" and own_radius(a) != own_radius(b)):
                 continue
-            same_kind = a[:2] == b[:2] and a[:2] in ("pg", "cw") and steps(b) > steps(a)
+            same_kind = (
+                a[:2] == b[:2] and a[:2] in ("pg", "cw") and attack_steps(b) > attack_steps(a)
+            )
             if (
                 a == "clean"
                 or same_kind
@@ -167,6 +165,44 @@ def evaluate_outputs(
     )
     store.remove()
     return outputs, result
+
+
+def evaluate_checkpoints(
+    run: RunConfig,
+    data: SplitData,
+    checkpoints: list[str | Path],
+    metrics: list[str | Path],
+    flags: list[str | Path],
+    *,
+    resume_dir: str | Path | None = None,
+) -> None:
+    """Evaluate each checkpoint of a run and write its result (JSON, ``metrics``) and its
+    flags and predicted labels (``.npz``, ``flags``; :func:`npz_arrays`), printing its sanity
+    warnings and scores. Checkpoints with the same weights under the same attacks (``best.pt``
+    is often ``last.pt`` bit for bit) are attacked once. The evaluate rule's script and
+    ``python -m fairat.run`` call it."""
+    # (weights, attacks) -> arrays, result and the checkpoint that gave them
+    done = {}
+    for checkpoint, metrics_path, flags_path in zip(checkpoints, metrics, flags, strict=True):
+        label = Path(checkpoint).stem
+        attacks = run.evaluation.attacks_for(seed=run.seed, eps=run.eps, checkpoint=label)
+        key = (weights_digest(checkpoint), attacks)
+        if key in done:
+            arrays, result, first = done[key]
+            print(f"{label}: the same weights as {first}; its flags are reused")
+        else:
+            outputs, result = evaluate_outputs(run, data, checkpoint, resume_dir=resume_dir)
+            arrays = npz_arrays(outputs)
+            done[key] = arrays, result, label
+        result = {**result, "checkpoint": label}
+        save_npz(flags_path, labels=data.y_test, **arrays)
+        save_json(result, metrics_path)
+        for warning in result["sanity"]:
+            print(f"sanity warning ({warning['check']}): {warning['detail']}")
+        scores = ", ".join(
+            f"{a} {r['average']:.3f}/{r['worst']:.3f}" for a, r in result["attacks"].items()
+        )
+        print(f"{result['checkpoint']}: average/worst-class accuracy {scores}")
 
 
 def load_view(

@@ -1,4 +1,4 @@
-"""Class-wise accuracy from per-sample flags, and the per-run summaries (METHODS.md section 9).
+"""Class-wise accuracy from per-sample flags, and the per-run summaries (docs/specification.md#metrics).
 
 Per-class accuracy divides by the true class count n_c, never by N / K.
 """

@@ -1,6 +1,6 @@
 """The attack suite: attack names, per-sample correctness flags and class-wise reports on any data.
 
-Attack names (METHODS.md section 9): ``clean``; ``fgsm``; ``pgd<k>`` (k steps of eps/4 from a
+Attack names (docs/specification.md#attacks): ``clean``; ``fgsm``; ``pgd<k>`` (k steps of eps/4 from a
 uniform random start, cross-entropy, final iterate); ``cw<k>`` (the same with the CW margin
 loss); ``autoattack`` (AutoAttack ``standard`` via :mod:`fairat.attacks.autoattack`). With
 ``restarts`` > 1, PGD and CW count a sample as robust only if it survives every restart.
@@ -72,6 +72,13 @@ def check_attack_name(name: str) -> None:
             raise ValueError(f"evaluation.attacks: {name!r}: {err}") from None
 
 
+def attack_steps(name: str) -> int:
+    """The step count k of ``pgd<k>`` and ``cw<k>`` (with or without an ``@`` radius); 0 for
+    ``clean``, ``fgsm``, ``autoattack`` and a name that is no attack."""
+    m = _NAME.match(name)
+    return int(m.group(3)) if m and m.group(3) else 0
+
+
 def attack_eps(name: str, eps: float) -> float:
     """The radius an attack runs at: its own (``@``) radius, else the run's ``eps``."""
     radius = own_radius(name)
@@ -80,7 +87,7 @@ def attack_eps(name: str, eps: float) -> float:
 
 @dataclass(frozen=True)
 class Attack:
-    """One attack of the suite; ``correct`` returns per-sample correctness on a batch."""
+    """One attack of the suite; ``outputs`` gives each sample's prediction after it on a batch."""
 
     name: str
     eps: float
@@ -138,12 +145,6 @@ class Attack:
                 pred = torch.where(keep, pred, p)
                 probs = torch.where(keep[:, None], probs, q)
         return pred, probs
-
-    def correct(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int
-    ) -> torch.Tensor:
-        """Per-sample correctness after the attack (``outputs``' label equals ``y``)."""
-        return self.outputs(model, x, y, seed)[0] == y
 
 
 def _pred_probs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -244,19 +245,6 @@ def predict_outputs(
 def flags_from(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """int8 flags from predicted labels: 1 correct, 0 wrong, -1 not evaluated (label -1)."""
     return np.where(pred < 0, -1, pred == labels).astype(np.int8)
-
-
-def predict_flags(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    attack: Attack,
-    **kwargs,
-) -> np.ndarray:
-    """int8 flags over all of x: 1 correct, 0 wrong after the attack, -1 not in ``indices``
-    (the labels of :func:`predict_outputs` compared with y; same keyword arguments)."""
-    pred, _ = predict_outputs(model, x, y, attack, **kwargs)
-    return flags_from(pred, y.cpu().numpy())
 
 
 def worst_case(flags: dict[str, np.ndarray]) -> np.ndarray:

@@ -1,7 +1,7 @@
 """DAFA class weights (Lee et al., ICLR 2024) and the warm-up bookkeeping shared by DAFA and TRIX.
 
 With P a K x K class-similarity matrix (row i: the mean softmax over samples of class i), the
-weight of class i is (METHODS.md section 6; rucy74/DAFA ``utils.py`` lines 35-53 since its fix of
+weight of class i is (docs/specification.md#dafa; rucy74/DAFA ``utils.py`` lines 35-53 since its fix of
 2 September 2024, and the TRIX fork's ``utils.py`` lines 18-33)::
 
     W_i = 1 + lam * sum_{j != i} ( P_i(i) < P_j(j) ?  P_i(j) * P_j(j)  :  -P_j(i) * P_i(i) )

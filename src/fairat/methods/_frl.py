@@ -1,4 +1,4 @@
-"""FRL, Fair-Robust-Learning (METHODS.md section 7): the logic shared by ``frl_rw`` and ``frl_rwrm``.
+"""FRL, Fair-Robust-Learning (docs/specification.md#frl): the logic shared by ``frl_rw`` and ``frl_rwrm``.
 
 Xu, Liu, Li, Jain & Tang, "To be Robust or to be Fair: Towards Fairness in Adversarial
 Training", ICML 2021 (arXiv 2010.06121); reference code github.com/hannxu123/fair_robust as of
@@ -34,7 +34,7 @@ The training loss of a batch, with x_adv the TRADES KL attack (x + 0.001 N(0, 1)
 
     sum_k w0[y_k] CE_k / sum_k w0[y_k]  +  beta * sum_k w1[y_k] KL_k / sum_k w1[y_k]
 
-(``loss_norm = "separate"``: METHODS.md, and the reference's ``train_model``, ``utils_frl.py``
+(``loss_norm = "separate"``: docs/specification.md#frl, and the reference's ``train_model``, ``utils_frl.py``
 lines 243-244 and ``utils_frl2.py`` line 208); ``loss_norm = "joint"`` gives the form the
 reference used before its change of 27 April 2022 (commit 8e6429a),
 ``sum_k (w0[y_k] CE_k + beta w1[y_k] KL_k) / sum_k (w0[y_k] + w1[y_k])``, which is half the
@@ -56,7 +56,7 @@ Project readings ([choice]) where the paper and code are silent:
 
 Differences from the reference code, and why:
 
-- ``loss_norm`` defaults to the separate normalisation of METHODS.md and the current reference;
+- ``loss_norm`` defaults to the separate normalisation of docs/specification.md#frl and the current reference;
   the reference's earlier joint one is available as ``"joint"``.
 - The attack step of a class scales with its radius (``Method.step_for``: step_ratio x eps_y, or
   ``step_size`` x eps_y / eps), the project's convention for per-class radii. The reference's
@@ -66,7 +66,7 @@ Differences from the reference code, and why:
 - The random start of the training attack is projected onto the ball and [0, 1] (``perturb``);
   the reference clamps only after the first step (0.001-scale noise: only pixels at 0 or 1
   differ).
-- Per-class accuracies divide by the true class counts (METHODS.md section 0), as the reference.
+- Per-class accuracies divide by the true class counts (docs/specification.md#conventions), as the reference.
 - The reference's loss runs the clean batch through the model twice in train mode
   (``utils_frl.py`` lines 238-239), which moves only the BatchNorm running statistics; here once.
 - The reference's recipe (40 epochs, SGD lr 1e-3, momentum 0.9, wd 5e-4, MultiStepLR [40, 80]
@@ -102,7 +102,7 @@ LOSS_NORMS = ("separate", "joint")
 
 @dataclass(frozen=True)
 class FRLParams(TradesParams):
-    """Hyper-parameters of ``frl_rw`` (defaults: METHODS.md section 7, CIFAR-10)."""
+    """Hyper-parameters of ``frl_rw`` (defaults: docs/specification.md#frl, CIFAR-10)."""
 
     beta: float = 1.5
     tau: float = 0.1
@@ -219,7 +219,7 @@ class FRLBase(Method):
     """TRADES fine-tuning with FRL's class weights (and, if ``remargin``, class radii)."""
 
     init_from: ClassVar[str | None] = "trades"
-    init_methods: ClassVar[tuple[str, ...]] = ("trades", "pgd_at")  # METHODS.md section 7
+    init_methods: ClassVar[tuple[str, ...]] = ("trades", "pgd_at")  # docs/specification.md#frl
     remargin: ClassVar[bool] = False
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:

@@ -144,6 +144,15 @@ class Method:
         return 0
 
     @classmethod
+    def branch_points(cls, params: Any) -> tuple[int, ...]:
+        """Epochs after which a run of this method keeps its state for runs that take its first
+        epochs and then differ (:func:`fairat.training.prefixes.offered_epochs`): the epochs up to
+        which this method's own parameters that are read late go unread (DAFA's warm-up), so
+        that a sweep over them can start from any run of the method, even one another config
+        trained. Default: none."""
+        return ()
+
+    @classmethod
     def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
         """Raise when an epoch-indexed hyper-parameter makes no sense for a run of ``epochs``
         epochs (a warm-up that never ends); checked before any job starts."""

@@ -1,4 +1,4 @@
-"""CFA: class-wise calibrated fair adversarial training on TRADES (METHODS.md section 7).
+"""CFA: class-wise calibrated fair adversarial training on TRADES (docs/specification.md#cfa).
 
 Wei, Wang, Guo & Wang, "CFA: Class-wise Calibrated Fair Adversarial Training", CVPR 2023;
 reference code github.com/PKU-ML/CFA (``train.py``; ``attack.py`` ``cw_trades_loss``, lines
@@ -29,7 +29,7 @@ epochs >= 10, ``train.py`` lines 196 and 204) are TRADES with the common radius 
 beta' = beta / (1 + beta) for every class, i.e. TRADES divided by (1 + beta), as the reference's
 uncalibrated ``class_beta`` (lines 147 and 208); this keeps the loss on one scale before and after
 calibration starts. Defaults: beta 6, lam1 = lam2 = 0.5, FAWA decay 0.88 (``train.py`` lines 30,
-38-39, 43) and threshold 0.2 (METHODS.md and the README's example command; the argparse
+38-39, 43) and threshold 0.2 (docs/specification.md#cfa and the README's example command; the argparse
 default, line 44, is 0.24), attack of 10 steps of eps/4 (2/255 at 8/255, as the reference, lines
 25-27). The reference's recipe (PreAct ResNet-18, 200 epochs, lr 0.1 x0.1 at 50 % and x0.01 at
 75 % of them, lines 20-22 and 121-127; SGD momentum 0.9, wd 5e-4, no Nesterov, line 180; batch
@@ -43,12 +43,12 @@ FAWA average once at least one epoch has entered it (the raw weights before), so
 and ``best.pt`` hold the FAWA weights**, the model CFA reports. ``best.pt`` is chosen by
 validating the weights it saves: once an average exists, ``saves_other_weights`` is true and
 the trainer validates the average itself with the same PGD-``select_steps`` (an extra validation
-pass per epoch), so the selected weights are the validated ones (METHODS.md section 0). The
+pass per epoch), so the selected weights are the validated ones (docs/specification.md#conventions). The
 average is part of ``state_dict()`` so a resumed run continues it.
 
 Project readings ([choice]) where the paper and code are silent:
 
-- [choice] Class accuracies use the true class counts (METHODS.md section 0); the reference
+- [choice] Class accuracies use the true class counts (docs/specification.md#conventions); the reference
   divides by N / K. A class absent from an epoch's training batches gets r_c = 0.
 - [choice] Calibration needs a previous epoch, so epoch 1 is never calibrated
   (``warmup_epoch`` < 1 acts as 1).

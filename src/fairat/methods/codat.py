@@ -1,5 +1,5 @@
 """CODAT: Class Optimal Distribution Adversarial Training (Zhi et al., arXiv 2501.04527;
-METHODS.md section 3). The paper publishes no code.
+docs/specification.md#codat). The paper publishes no code.
 
 Per batch, H_k is the mean cross-entropy of the PGD examples (``steps`` steps of size
 ``step_size`` if set, else ``step_ratio`` x eps, from a uniform random start, CE attack; the
@@ -16,7 +16,7 @@ value for ResNet-18; 0.8 for WRN-34-10), PGD-10 training. The loss is sum_k p*_k
 detached: by Danskin's theorem its gradient equals the gradient of the maximum (and, in the
 closed-form regime, of mean H + sqrt(eta Var H)).
 
-The project's readings ([choice] in METHODS.md):
+The project's readings ([choice] in docs/specification.md#choices):
 
 - when the closed form would give a negative weight (large eta), the K-dimensional problem is
   solved exactly (simplex intersected with the chi-square ball; KKT active-set solution in

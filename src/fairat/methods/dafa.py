@@ -1,4 +1,4 @@
-"""DAFA: distance-aware fair adversarial training on TRADES (METHODS.md section 6).
+"""DAFA: distance-aware fair adversarial training on TRADES (docs/specification.md#dafa).
 
 Lee, Lee, Jang, Park, Bae & Yoon, "DAFA: Distance-Aware Fair Adversarial Training", ICLR 2024
 (arXiv 2401.12532); reference code github.com/rucy74/DAFA: ``losses.py`` ``trades_loss`` (lines
@@ -113,6 +113,12 @@ class DAFA(Method):
             tau = min(params.warmup_epoch, other_params.warmup_epoch) - 1
             return same_until(params, other_params, {"lam": tau, "warmup_epoch": tau})
         return 0
+
+    @classmethod
+    def branch_points(cls, params: Any) -> tuple[int, ...]:
+        """``Method.branch_points``: ``lam`` and ``warmup_epoch`` are unread before epoch
+        ``warmup_epoch`` (see ``prefix_epochs``)."""
+        return (params.warmup_epoch - 1,)
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

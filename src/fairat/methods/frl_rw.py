@@ -1,4 +1,4 @@
-"""FRL-Reweight (``frl_rw``): FRL's class re-weighting of a TRADES fine-tune (METHODS.md section 7).
+"""FRL-Reweight (``frl_rw``): FRL's class re-weighting of a TRADES fine-tune (docs/specification.md#frl).
 
 Xu et al., "To be Robust or to be Fair: Towards Fairness in Adversarial Training", ICML 2021;
 reference code github.com/hannxu123/fair_robust (``frlrw.py``, ``utils_frl.py``). The multiplier
@@ -7,7 +7,7 @@ in :mod:`fairat.methods._frl`. Only the natural and boundary multipliers (lambda
 move; every class keeps the radius eps. Fine-tunes the ``last`` checkpoint of the TRADES run of
 the same dataset, model, eps and seed (``init_from = "trades"``).
 
-Defaults (CIFAR-10, METHODS.md, and ``frlrw.py``'s argparse defaults, lines 101-107): tau 0.1
+Defaults (CIFAR-10, docs/specification.md#frl, and ``frlrw.py``'s argparse defaults, lines 101-107): tau 0.1
 (``--bound0``/``--bound1``), alpha1 0.05 (``--rate1``) halved every 40 epochs, lim 0.5,
 beta 1.5; TRADES attack of 10 steps of eps/4 (2/255 at 8/255, lines 30-36), validation PGD-20
 (lines 38-44). Recipe (set in the config, not here): 40 epochs (line 98) of SGD with lr 1e-3,

@@ -1,4 +1,4 @@
-"""FRL-Reweight+Remargin (``frl_rwrm``): FRL with class weights and class radii (METHODS.md 7).
+"""FRL-Reweight+Remargin (``frl_rwrm``): FRL with class weights and class radii (docs/specification.md#frl).
 
 Xu et al., "To be Robust or to be Fair: Towards Fairness in Adversarial Training", ICML 2021;
 reference code github.com/hannxu123/fair_robust (``frlrmrw.py``, ``utils_frl2.py``). As
@@ -8,7 +8,7 @@ reference) and the class radius eps_i = eps * clamp(exp(2 lambda2_i), eps_min, e
 the TRADES attack of class-i samples (the step scales with it, see :mod:`fairat.methods._frl`).
 Fine-tunes the ``last`` checkpoint of the TRADES run (``init_from = "trades"``).
 
-Defaults (CIFAR-10, METHODS.md, and ``frlrmrw.py``'s argparse defaults, lines 91-97): tau 0.07
+Defaults (CIFAR-10, docs/specification.md#frl, and ``frlrmrw.py``'s argparse defaults, lines 91-97): tau 0.07
 (``--bound0``/``--bound1``), alpha2 0.2 (``--rate2``), radius factor in [0.98, 3]
 (``utils_frl2.py`` line 94), and otherwise as ``frl_rw``: alpha1 0.05 halved every 40 epochs,
 lim 0.5, beta 1.5. (Before the reference's change of 27 April 2022 these defaults were tau 0.1,

@@ -1,6 +1,6 @@
 """Label-augmented adversarial training (Amerehi & Healy, *Narrowing Class-Wise Robustness Gaps
-in Adversarial Training*, arXiv 2503.16179; authors' earlier code f-amerehi/LA; METHODS.md
-section 4).
+in Adversarial Training*, arXiv 2503.16179; authors' earlier code f-amerehi/LA;
+docs/specification.md#label-aug-at).
 
 The classifier head has K + M outputs, M = the number of transformation operations in ``ops``.
 Each training sample gets one operation j; its input is the transformed image and its target
@@ -8,7 +8,7 @@ concat((1 - delta) onehot_K(y), delta onehot_M(j)); the loss is the soft-target 
 over the K + M logits. Prediction, validation, checkpoint selection and every evaluation attack
 use only the first K logits (:class:`FirstK`, returned by ``eval_view``).
 
-Two readings of where the attack sits, chosen by ``attack`` (METHODS.md section 4, revised):
+Two readings of where the attack sits, chosen by ``attack`` (docs/specification.md#label-aug-at):
 
 - ``attack: all`` (default): every training input is adversarial, as on the paper's critical
   path (PGD-10 on x_i, then x~_i = x_i + delta_adv, then the augmented label) and as in its
@@ -20,7 +20,7 @@ Two readings of where the attack sits, chosen by ``attack`` (METHODS.md section 
   clean input. Kept as an option; a comparison with PGD-AT under it is confounded by the clean
   half, and tables report the run under its own name.
 
-Where the attack's eps-ball is centred, chosen by ``radius`` (METHODS.md section 4, "Radius"):
+Where the attack's eps-ball is centred, chosen by ``radius`` (docs/specification.md#label-aug-radius):
 
 - ``radius: clean`` (default): around the clean input x. The attack starts from the augmented
   input (plus its uniform random start), and every step is projected onto the eps-ball of x
@@ -42,7 +42,7 @@ CE loss. AugMix and the other corruption-style augmentations are not implemented
 rejected (a new operation must keep the clean-ball bound; tests/test_label_aug_at.py measures
 it for every operation).
 
-The project's readings ([choice] in METHODS.md and where the paper is silent):
+The project's readings ([choice] in docs/specification.md#choices and where the paper is silent):
 
 - each sample draws its operation uniformly and independently from the set (global RNG,
   seeded per epoch by the trainer);

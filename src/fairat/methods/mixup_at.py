@@ -1,12 +1,12 @@
 """Same-class ("domain") mixup adversarial training (Zhong & Tandon, *Learning Fair Robustness
-via Domain Mixup*, arXiv 2411.14424; METHODS.md section 2).
+via Domain Mixup*, arXiv 2411.14424; docs/specification.md#mixup-at).
 
 Each sample i is mixed with a partner j of the same class drawn from the batch,
 x_mix = lam * x_i + (1 - lam) * x_j, the label is kept, the adversarial example is generated
 from x_mix and the model is trained with cross-entropy on it. The paper uses FGSM; PGD is
 allowed. The paper publishes no code.
 
-The project's readings, where the paper is silent ([choice] in METHODS.md):
+The project's readings, where the paper is silent ([choice] in docs/specification.md#choices):
 
 - the partner is drawn uniformly among the *other* samples of the same class in the batch; a
   class with a single sample in the batch is mixed with itself (x_mix = x_i);

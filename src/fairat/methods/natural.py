@@ -2,7 +2,7 @@
 
 Trained without an attack, its worst-class validation robust accuracy is 0 in every epoch on real
 images (CIFAR-10 at 8/255), which would leave the choice of ``best.pt`` to ties, so it is selected
-on worst-class clean accuracy instead (``selects_on``, METHODS.md section 0).
+on worst-class clean accuracy instead (``selects_on``, docs/specification.md#conventions).
 """
 
 from __future__ import annotations

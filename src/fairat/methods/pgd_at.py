@@ -1,6 +1,6 @@
 """PGD adversarial training (Madry et al. 2018): CE on K-step PGD examples with a uniform start.
 
-Defaults follow METHODS.md section 1: K = 10, step alpha = eps / 4 (2/255 at eps = 8/255).
+Defaults follow docs/specification.md#baselines: K = 10, step alpha = eps / 4 (2/255 at eps = 8/255).
 ``step_size`` fixes an absolute step instead (it scales with a per-class radius).
 """
 

@@ -47,7 +47,7 @@ from fairat.methods.registry import METHODS
 
 @dataclass(frozen=True)
 class TradesParams:
-    """The hyper-parameters every TRADES-family method shares (METHODS.md section 1): the KL
+    """The hyper-parameters every TRADES-family method shares (docs/specification.md#baselines): the KL
     weight ``beta`` and the attack's ``steps``, with step ``step_size`` if set (the reference's
     0.007), else ``step_ratio`` x eps; both scale with a per-class radius."""
 

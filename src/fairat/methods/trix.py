@@ -1,4 +1,4 @@
-"""TRIX: mixed targeted/untargeted TRADES with DAFA class weights (METHODS.md section 5).
+"""TRIX: mixed targeted/untargeted TRADES with DAFA class weights (docs/specification.md#trix).
 
 Medi, Jung & Keuper, "TRIX: Trading Adversarial Fairness via Mixed Adversarial Training",
 arXiv 2507.07768; reference code github.com/Fairness-a11y/TRIX, a fork of github.com/rucy74/DAFA:
@@ -25,7 +25,7 @@ Per batch, with p = softmax(f(x)) of the clean inputs in eval mode and without g
 5. Loss: mean_k W_{y_k} CE(f(x_k), y_k) + beta * mean_k KL(p(x_k) || p(x_adv_k)), beta = 6
    (lines 179-197).
 
-Attack assignment (``assignment``), for the paper's ablation (METHODS.md section 5 step 7):
+Attack assignment (``assignment``), for the paper's ablation (docs/specification.md#trix-ablation):
 
 - ``similarity`` (default): step 3, TRIX itself;
 - ``untargeted``: every sample gets the KL attack (the paper's TRIX-Basic). With the DAFA weights
@@ -42,7 +42,7 @@ has no switch for the two ablation settings (``--loss`` is ``trades``, ``pgd`` o
 ``mix_from_epoch``; before that every sample gets the untargeted TRADES attack. The default 0
 applies it from the first epoch, as the reference code does (``train.py`` lines 91-93 call
 ``mixed_trades_loss`` in every epoch); the paper's text describes a TRADES warm-up first
-(METHODS.md asks for the switch; set it to ``warmup_epoch`` for that reading).
+(docs/specification.md#trix asks for the switch; set it to ``warmup_epoch`` for that reading).
 
 Project readings where the paper and code are silent: those of DAFA (zero rows in P for absent
 classes, W neither normalised nor clipped, ties take the subtracting branch), and: the targeted
@@ -196,6 +196,13 @@ class TRIX(Method):
             read_from = {"dafa_lam": tau, "warmup_epoch": tau, "lam": mix, "assignment": mix}
             return same_until(params, other_params, {**read_from, "mix_from_epoch": mix})
         return 0
+
+    @classmethod
+    def branch_points(cls, params: Any) -> tuple[int, ...]:
+        """``Method.branch_points``: ``dafa_lam`` and ``warmup_epoch`` are unread before epoch
+        ``warmup_epoch``; ``lam`` and ``assignment`` before epoch ``mix_from_epoch`` + 1 (see
+        ``prefix_epochs``)."""
+        return (params.warmup_epoch - 1, params.mix_from_epoch)
 
     def __init__(self, params: Any, ctx: TrainContext) -> None:
         super().__init__(params, ctx)

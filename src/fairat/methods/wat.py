@@ -1,4 +1,4 @@
-"""WAT: worst-class adversarial training on TRADES (METHODS.md section 7).
+"""WAT: worst-class adversarial training on TRADES (docs/specification.md#wat).
 
 Li & Liu, "WAT: Improve the Worst-class Robustness in Adversarial Training", AAAI 2023;
 reference code github.com/boqili/WAT (``worst_class_adversarial_train.py``, below ``train.py``
@@ -32,7 +32,7 @@ after the epoch's update (those the next epoch uses), this epoch's costs and the
 
 Project readings ([choice]) where the paper and code are silent:
 
-- [choice] Class costs divide by the true class counts (METHODS.md section 0). The reference
+- [choice] Class costs divide by the true class counts (docs/specification.md#conventions). The reference
   multiplies the class sum by K / (batches x batch size) and divides the average's sum by
   batches x batch size (train.py lines 151-157): for its 3,000 validation images in 24 batches
   of 128 that is 3,072, so every reference cost, and with it eta, is scaled by 3,000 / 3,072

@@ -14,8 +14,10 @@ Registered names: ``linear``, ``mlp``, ``cnn_small``, ``resnet18``, ``preact_res
 here a frozen dataclass ``Args`` of its own arguments (types, defaults, ``RANGES`` and any choices
 in ``__post_init__``, as a method's ``Params``), a builder
 ``f(*, num_classes, input_shape, args: Args) -> nn.Module`` registered with
-``@register_model(name, Args)``, and import the module below; its network must have an ``fc``
-attribute. The arguments are then checked before any job (``model_args.<name>``).
+``@register_model(name, Args)``; its network must have an ``fc`` attribute. The package imports
+every module whose name does not start with ``_`` (:func:`fairat.config.registry.import_modules`), so the
+new file is all it takes, and the arguments are then checked before any job
+(``model_args.<name>``).
 """
 
 from __future__ import annotations
@@ -25,15 +27,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from fairat.models import (  # noqa: F401  (imported to register the models)
-    cnn_small,
-    linear,
-    mlp,
-    preact_resnet18,
-    resnet18,
-    resnet20,
-    wrn34_10,
-)
+from fairat.config.registry import import_modules
 from fairat.models._common import (
     MODEL_ARGS,
     MODELS,
@@ -43,6 +37,8 @@ from fairat.models._common import (
     register_model,
 )
 from fairat.models.normalize import Normalize, NormalizedModel
+
+import_modules(__name__, __path__)  # each model module registers its builder
 
 __all__ = [
     "MODELS",

@@ -55,7 +55,6 @@ from scipy import stats as st
 
 BOOTSTRAP_SAMPLES = 1000  # B, replicates per row
 BOOTSTRAP_SEED = 0
-STATISTICS = ("average", "worst", "gap")
 LEVEL = 0.95
 
 

@@ -1,5 +1,5 @@
 """Paper-style tables from classwise.csv: TRIX/DAFA, paper 000's Table I, paper 003's error
-statistics and the per-class robust accuracy (METHODS.md sections 9-10).
+statistics and the per-class robust accuracy (docs/specification.md#metrics, #headline-numbers).
 
 Every table has one block per (dataset, model, eps, checkpoint) with a row per run (a config's variant). The
 builders are pure: they take the tidy class-wise frame (``fairat.reporting.tables.read_classwise``) and
@@ -12,7 +12,7 @@ standard deviation.
 
 Statistics over classes leave classes with no test sample (n = 0) out and are taken within a
 run (one seed), then averaged over seeds, as in ``fairat.reporting.tables.run_summaries``; the standard
-deviation over classes is the population one (ddof 0, METHODS.md section 9). The TRIX table
+deviation over classes is the population one (ddof 0, docs/specification.md#metrics). The TRIX table
 reuses ``fairat.reporting.tables.summary_table`` (seed mean and sample std, rho against each run's baseline).
 """
 

@@ -1,6 +1,6 @@
 """Statistics over runs: DAFA's rho, seed means with confidence intervals, paired comparisons.
 
-METHODS.md section 9. ``rho`` follows Lee et al. (DAFA, ICLR 2024): the relative change of the
+docs/specification.md#rho. ``rho`` follows Lee et al. (DAFA, ICLR 2024): the relative change of the
 worst-class accuracy plus the relative change of the average accuracy, against a baseline
 (TRADES of the same dataset, model and eps), computed separately for clean and robust accuracy.
 """

@@ -6,7 +6,7 @@ registered method it runs. The summary averages over classes within a run (avera
 class), then reports the mean, standard deviation and 95 % confidence half-width of those
 run-level numbers over seeds, a 95 % interval of the expected worst-class accuracy that
 accounts for seeds and test samples (:func:`fairat.reporting.bootstrap.seed_worst_interval`), DAFA's rho
-against the run's baseline (METHODS.md section 9, on the seeds both have) and the number of evaluation sanity warnings. Each row
+against the run's baseline (docs/specification.md#rho, on the seeds both have) and the number of evaluation sanity warnings. Each row
 carries the ``precision`` that produced it (:func:`precision_label` of the evaluation JSON's
 record, docs/gpu.md).
 """

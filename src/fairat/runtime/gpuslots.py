@@ -22,11 +22,11 @@ sessions, and two processes must find the same directory.
 
 The GPUs (:func:`detect_gpus`): ``FAIRAT_FAKE_GPUS`` (tests: slots without GPUs), else
 ``CUDA_VISIBLE_DEVICES`` when set, else ``nvidia-smi -L``. The driver is asked through
-``nvidia-smi`` rather than ``torch.cuda.device_count()`` in a subprocess: it needs no torch
-import (about 3 s here, at every snakemake start and dry run), it cannot leave CUDA initialised
-in the Snakemake process, and it ships with the driver. Its indices are PCI bus order, so jobs
-also get ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` (unless set): "GPU 1" in a log is nvidia-smi's GPU 1.
-A GPU split into MIG instances contributes its MIG UUIDs.
+``nvidia-smi`` rather than ``torch.cuda.device_count()`` in a subprocess: it needs no torch import
+(seconds of CPU at every snakemake start and dry run: benchmarks/README.md#start-up), it cannot
+leave CUDA initialised in the Snakemake process, and it ships with the driver. Its indices are PCI
+bus order, so jobs also get ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` (unless set): "GPU 1" in a log is
+nvidia-smi's GPU 1. A GPU split into MIG instances contributes its MIG UUIDs.
 
 Off on Slurm (``SLURM_JOB_ID`` set: Slurm gives each job its GPUs and ``CUDA_VISIBLE_DEVICES``)
 and for jobs that ask for no GPU. Standard library only: it runs before torch is imported.

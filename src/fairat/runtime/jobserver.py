@@ -1,9 +1,9 @@
 """Run a workflow script in a fork of a warm process instead of a fresh interpreter.
 
 Every workflow job is a fresh Python process. Before a training or evaluation job does anything,
-importing torch and the package costs it about 3 s of CPU, and building an optimizer 2-3 s more
+importing torch and the package costs it seconds of CPU, and building an optimizer seconds more
 (torch.optim imports TorchDynamo); pandas, scipy, matplotlib and seaborn cost a table or figure
-job about 2.7 s. That was about 40 % of the default run's CPU time on 2 cores (issue 14). Every
+job seconds too: much of the default run's CPU time (issue 14; benchmarks/README.md#start-up). Every
 script in ``scripts/`` therefore starts with ``hand_over(snakemake, __file__)``, which sends the
 job to a *job server*: a process, started by the first job that needs one, that has imported
 those libraries and fairat once (:data:`PRELOAD`) and forks a copy of itself for each job. The
@@ -73,7 +73,7 @@ PRELOAD = (
     "fairat.reporting.figures",
     "fairat.reporting.paper_figures",
     "fairat.reporting.paper_tables",
-    "fairat.theory_figures",
+    "fairat.theory.figures",
     "fairat.reporting.confusion_figures",
     "fairat.reporting.bootstrap",
     "fairat.reporting.sweeps",

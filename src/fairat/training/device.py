@@ -62,11 +62,11 @@ def configure_backends() -> None:
 
 def deterministic_algorithms() -> None:
     """What ``torch.use_deterministic_algorithms(True, warn_only=True)`` does, without its
-    import of ``torch._inductor`` (which loads TorchDynamo: 2-3 s of CPU, measured with cProfile;
-    an evaluation job builds no optimizer and so never needs it, while a training job's
-    ``torch.optim`` optimizer imports it anyway, preloaded by :mod:`fairat.runtime.jobserver`; torch
-    2.14 ``torch/__init__.py``,
-    ``use_deterministic_algorithms``, imports ``torch._inductor.config`` to set its
+    import of ``torch._inductor`` (which loads TorchDynamo, seconds of CPU:
+    benchmarks/README.md#start-up; an evaluation job builds no optimizer and so never needs it,
+    while a training job's ``torch.optim`` optimizer imports it anyway, preloaded by
+    :mod:`fairat.runtime.jobserver`; torch 2.14 ``torch/__init__.py``, ``use_deterministic_algorithms``,
+    imports ``torch._inductor.config`` to set its
     ``deterministic`` flag and then calls ``_C._set_deterministic_algorithms``). Inductor reads
     that flag from ``TORCHINDUCTOR_DETERMINISTIC`` when it is first imported (by
     ``torch.compile``), so the variable is set instead; when Inductor is already loaded its
@@ -157,13 +157,10 @@ def prepare_model(model: nn.Module, device: torch.device, *, image: bool) -> nn.
     """Move to the device; image models use the channels_last memory format on every device.
 
     On CUDA that is cuDNN's fast layout for convolutions. On the CPU, oneDNN's convolution and
-    PyTorch's max-pool are faster in it as well. ``benchmarks/channels_last.py`` (one thread,
-    2026-12-04, this project's 2-core machine) gave channels_last / NCHW time ratios of 0.86
-    for a training pass of the default ``cnn_small`` (width 16, 64 digits images), 0.85 for
-    its gradient-free forward on 30 images (AutoAttack's Square) and 0.73 to 0.84 for
-    CIFAR-shaped ``cnn_small`` and ``resnet20``. The layout changes the order of
-    floating-point sums inside a convolution, not what is computed; a run is still
-    bit-identical to itself and to its resumed copy.
+    PyTorch's max-pool are faster in it as well, for the default model and CIFAR-shaped ones
+    (``benchmarks/channels_last.py``, measured in benchmarks/README.md#channels-last). The
+    layout changes the order of floating-point sums inside a convolution, not what is computed;
+    a run is still bit-identical to itself and to its resumed copy.
     """
     model = model.to(device)
     if image:

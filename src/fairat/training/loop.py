@@ -5,7 +5,7 @@ run's config hash, then for each epoch shuffle, augment, step, validate (clean a
 validation split), call the method's hook, log one line and save the resume state. At the end
 write ``last.pt`` (model, optimiser, scheduler, epoch, RNG states, config), ``best.pt`` (the
 saved weights of the epoch with the best worst-class validation robust accuracy, ties broken by
-the average and then by the later epoch, METHODS.md section 0; see :func:`selection_score`),
+the average and then by the later epoch, docs/specification.md#conventions; see :func:`selection_score`),
 ``history.csv``, ``method_state.csv`` (per-epoch method state: class weights, radii, ...) and
 ``config.json`` (the run and its precision record, :func:`fairat.training.device.precision_record`),
 each atomically, then delete the resume state.
@@ -193,7 +193,7 @@ def train(
         start, best, history, method_state = _adopt_branch(
             branch, run, raw_model, optimizer, scheduler, method
         )
-        _log(f"[{run.name}] epochs 1-{start} from {start_from} (run {branch['run']})")
+        _log(f"[{run.name}] epochs 1-{start} from {start_from} ({branch['method_name']})")
     if state is not None:
         raw_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -258,8 +258,7 @@ def train(
             "history": history,
             "method_state": method_state,
             "best": best,
-            "config": run.to_json(),
-            "run": run.name,
+            "config": run.training_json(),  # name-free: a branch state may serve another name
             "method_name": run.method,
         }
         save_torch(state, state_path)
@@ -366,7 +365,7 @@ def validate(model: nn.Module, ctx: TrainContext, run: RunConfig) -> EpochStats:
 
 def selection_score(stats: EpochStats, selects_on: str) -> tuple[float, float]:
     """(worst-class, average) validation accuracy that ``best.pt`` maximises, in that order of
-    priority: under the selection attack (METHODS.md section 0), or clean for a method trained
+    priority: under the selection attack (docs/specification.md#conventions), or clean for a method trained
     without an attack (``Method.selects_on == "clean"``), whose robust accuracy is 0 in every
     epoch and would leave the choice to ties."""
     acc = stats.val_clean if selects_on == "clean" else stats.val_robust

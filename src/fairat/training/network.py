@@ -1,5 +1,5 @@
 """The network of a run: the registered model, with the head size its method asks for and the
-dataset's normalisation inside (METHODS.md section 0). Training and evaluation both build it
+dataset's normalisation inside (docs/specification.md#conventions). Training and evaluation both build it
 here, so neither imports the other."""
 
 from __future__ import annotations

@@ -16,17 +16,20 @@ Two runs share their first k epochs when
 Every epoch reseeds from (seed, epoch) (:func:`fairat.training.loop.epoch_seed`) and validation runs
 on the fixed split with a fixed seed, so the child's first k epochs, their history and their
 checkpoint selection are the parent's. :func:`plan_prefixes` gives each run at most one parent
-(the earlier run in config order sharing the most epochs, among those whose own branch lies
-earlier, so that the parent trains that prefix itself); the parent's job keeps its complete
-training state after epoch k and writes it with its outputs (:func:`fairat.training.loop.train`,
-``branch_at``), and the child's job starts from it. tests/test_prefixes.py trains every declared pair from scratch and from the
-branch state and compares the outputs bit for bit.
+(the earlier run sharing the most epochs, among those whose own branch lies earlier, so that
+the parent trains that prefix itself; "earlier" puts a method's runs together, the one nearest
+its defaults first); the parent's job keeps its complete training state after epoch k, and
+after the epochs :func:`offered_epochs` names for other configs' runs, and writes it with its
+outputs (:func:`fairat.training.loop.train`, ``branch_at``); the child's job starts from it.
+tests/test_prefixes.py trains every declared pair from scratch and from the branch state and
+compares the outputs bit for bit.
 
 :func:`training_passes` counts what a config trains, with and without sharing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from fairat.config.runs import RunConfig, TrainConfig, run_dir
@@ -107,7 +110,7 @@ def plan_prefixes(runs: list[RunConfig]) -> dict[str, Branch]:
     """
     plan: dict[str, Branch] = {}
     placed: list[tuple[RunConfig, int]] = []
-    for run in runs:
+    for run in sorted(runs, key=_parent_order(runs)):
         best: Branch | None = None
         for parent, start in placed:
             k = prefix_epochs(run, parent)
@@ -119,12 +122,82 @@ def plan_prefixes(runs: list[RunConfig]) -> dict[str, Branch]:
     return plan
 
 
+def _parent_order(runs: list[RunConfig]):
+    """Sort key of :func:`plan_prefixes`: config order, except that the runs of one method
+    come together, the one with the fewest parameters away from the method's defaults first
+    (the sweep point at the defaults is the root of a sweep). That root trains from scratch,
+    like the same run in a config without the sweep, so the output cache can hand one to the
+    other (a branched run's cache key holds its parent's)."""
+    first = {}
+    for i, run in enumerate(runs):
+        first.setdefault(run.method, i)
+
+    def key(run: RunConfig) -> tuple[int, int]:
+        params, defaults = run.params(), METHODS.get(run.method).Params()
+        changed = sum(
+            getattr(params, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(params)
+        )
+        return first[run.method], changed
+
+    return key
+
+
 def branch_epochs(plan: dict[str, Branch]) -> dict[str, list[int]]:
     """``{run_dir(parent): sorted epochs after which it writes its state for a child}``."""
     cuts: dict[str, set[int]] = {}
     for branch in plan.values():
         cuts.setdefault(run_dir(branch.parent), set()).add(branch.epoch)
     return {name: sorted(epochs) for name, epochs in cuts.items()}
+
+
+def offered_epochs(run: RunConfig) -> list[int]:
+    """Epochs after which ``run`` keeps its state whatever its own config plans, so that a run
+    of another config can branch from it when the output cache hands it over already trained
+    (a cached run keeps only the states its first training wrote):
+
+    - the last epoch before its lr first changes (a piecewise schedule's first milestone less
+      one): a longer run of the same recipe shares everything up to there (TRADES against
+      TRADES: 99 of the headline's 110-epoch ``trades_dafa`` for the 150-epoch ``trades_trix``);
+    - for every registered method, the epochs that a run of that method would take from
+      ``run``: the same run with that method, the hyper-parameters it shares with ``run`` and
+      its own defaults for the rest (DAFA's default warm-up 70 makes a TRADES run keep its
+      state after epoch 69, from which the ablation's TRIX-Basic and any DAFA run start).
+
+    Epochs from ``run.train.epochs - 1`` on are left out (a run that shares all of them is the
+    same run). Each kept state costs one checkpoint's disk (weights, optimiser and best-so-far
+    weights: about 135 MB for a ResNet-18)."""
+    if run.init_from is not None:
+        return []  # a fine-tune is nobody's prefix: fairat.training.prefixes shares none of its epochs
+    epochs = run.train.epochs
+    cls, params = METHODS.get(run.method), run.params()
+    offers: set[int] = set()
+    if run.train.schedule == "piecewise" and run.train.milestones:
+        first_change = min(run.train.milestones) - 1
+        if cls.prefix_epochs(params, cls, params) >= first_change:
+            offers.add(first_change)
+    offers.update(cls.branch_points(params))
+    mine = run.resolved_params()
+    for name in METHODS:
+        if METHODS.get(name).init_from is not None:
+            continue  # a fine-tune starts from a finished run, never from a prefix
+        fields = {f.name for f in dataclasses.fields(METHODS.get(name).Params)}
+        shared = {k: v for k, v in mine.items() if k in fields}
+        other = dataclasses.replace(run, method=name, name=name, method_params=shared)
+        try:
+            offers.add(prefix_epochs(other, run))
+        except ValueError:  # a shared name that means something else there ('attack')
+            continue
+    return sorted(k for k in offers if 0 < k < epochs - 1)
+
+
+def kept_epochs(config: dict, run: RunConfig) -> list[int]:
+    """The epochs after which the train job of ``run`` writes its state (``branches/``): those
+    its config's children start from (:func:`workflow_plan`) and :func:`offered_epochs`;
+    nothing with ``share_prefixes: false``."""
+    if not config.get("share_prefixes", True):
+        return []
+    planned = branch_epochs(workflow_plan(config)).get(run_dir(run), [])
+    return sorted(set(planned) | set(offered_epochs(run)))
 
 
 def workflow_plan(config: dict, runs: list[RunConfig] | None = None) -> dict[str, Branch]:

@@ -1,5 +1,5 @@
-"""Figures 1(a), 1(b), 2(a), 2(b) of paper 001 (METHODS.md section 8) from ``theory.figure_data``,
-and their captions.
+"""Figures 1(a), 1(b), 2(a), 2(b) of paper 001 (docs/specification.md#theory), drawn from
+``figure_data.figure_data``, and their captions.
 
 One figure per kind, sized for a paper column (3.4 in wide): class-wise risk of class +1 and
 class -1 (colour) against the swept variable, standard vs same-class mixup training (line style
@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from fairat.theory import FIGURES  # noqa: E402
+from fairat.theory.figure_data import FIGURES  # noqa: E402
 
 Z_LIMIT = 3.0
 """|z| = |simulation - closed form| / SE above which a caption reports a disagreement."""
@@ -119,7 +119,7 @@ def _x_value(x_name: str, x) -> str:
 
 def theory_caption(kind: str, df: pd.DataFrame, simulation: dict | None = None) -> str:
     """One sentence: what figure ``kind`` shows and whether the closed form and the simulation in
-    ``df`` (``theory.figure_data``'s format) agree within ``Z_LIMIT`` standard errors everywhere;
+    ``df`` (``figure_data.figure_data``'s format) agree within ``Z_LIMIT`` standard errors everywhere;
     where they do not, the number of such points and the largest |z| with its location.
     ``simulation`` (n_train, n_test, n_trials) adds the simulation's size. Plain text that is
     also valid reStructuredText (the workflow report includes it)."""
@@ -174,7 +174,7 @@ def theory_caption(kind: str, df: pd.DataFrame, simulation: dict | None = None) 
 def plot_theory_figure(
     df: pd.DataFrame, out_png: str | Path | None, out_pdf: str | Path | None = None
 ) -> None:
-    """Draw one figure of ``theory.figure_data`` (a single kind) to ``out_png`` and ``out_pdf``
+    """Draw one figure of ``figure_data.figure_data`` (a single kind) to ``out_png`` and ``out_pdf``
     (either may be None)."""
     kinds = list(dict.fromkeys(df["figure"]))
     if len(kinds) != 1:
