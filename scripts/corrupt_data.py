@@ -12,8 +12,8 @@ from pathlib import Path
 
 from fairat.data import load_prepared
 from fairat.evaluation.corruptions import PUBLISHED, generate, read_published
+from fairat.runtime.checkpoint import rebuild_damaged_inputs, save_npz
 from fairat.runtime.logs import log_to
-from fairat.training.checkpoint import rebuild_damaged_inputs, save_npz
 
 with log_to(snakemake.log[0]), rebuild_damaged_inputs():  # noqa: F821 (snakemake's script)
     sm = snakemake  # noqa: F821

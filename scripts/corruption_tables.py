@@ -10,8 +10,8 @@ hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script dir
 from fairat.reporting.corruption_tables import corruption_table
 from fairat.reporting.paper_tables import to_csv, to_latex, to_markdown
 from fairat.reporting.tables import classwise_table, read_classwise
+from fairat.runtime.checkpoint import save_text
 from fairat.runtime.logs import log_to
-from fairat.training.checkpoint import save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

@@ -12,8 +12,8 @@ import torch
 from fairat.config.runs import RunConfig
 from fairat.data import load_prepared
 from fairat.evaluation.evaluate import evaluate_checkpoints
+from fairat.runtime.checkpoint import rebuild_damaged_inputs
 from fairat.runtime.logs import log_to
-from fairat.training.checkpoint import rebuild_damaged_inputs
 
 with (
     log_to(snakemake.log[0]),  # noqa: F821 (injected by snakemake's script directive)

@@ -17,8 +17,8 @@ from fairat.config.runs import RunConfig
 from fairat.data import load_prepared, to_float
 from fairat.evaluation.evaluate import load_view, npz_arrays
 from fairat.evaluation.suite import SuiteOutputs, run_suite
+from fairat.runtime.checkpoint import rebuild_damaged_inputs, save_json, save_npz
 from fairat.runtime.logs import log_to
-from fairat.training.checkpoint import rebuild_damaged_inputs, save_json, save_npz
 from fairat.training.device import configure_backends, resolve_device
 
 with log_to(snakemake.log[0]), rebuild_damaged_inputs():  # noqa: F821 (snakemake's script)

@@ -20,8 +20,8 @@ from fairat.config.runs import EvalConfig
 from fairat.data import load_prepared
 from fairat.evaluation.evaluate import evaluate_view, npz_arrays
 from fairat.evaluation.zoo import ExternalModel, load_external, load_zoo
+from fairat.runtime.checkpoint import rebuild_damaged_inputs, save_json, save_npz
 from fairat.runtime.logs import log_to
-from fairat.training.checkpoint import rebuild_damaged_inputs, save_json, save_npz
 from fairat.training.device import (
     configure_backends,
     precision_record,

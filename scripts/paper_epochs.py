@@ -9,8 +9,8 @@ from fairat.runtime.jobserver import hand_over
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 from fairat.reporting.paper_figures import read_histories, write_figures
+from fairat.runtime.checkpoint import save_text
 from fairat.runtime.logs import log_to
-from fairat.training.checkpoint import save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

@@ -9,10 +9,10 @@ hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script dir
 
 import time
 
+from fairat.runtime.checkpoint import atomic_write, save_text
 from fairat.runtime.logs import log_to
 from fairat.theory.figure_data import figure_data
 from fairat.theory.figures import plot_theory_figure, theory_caption
-from fairat.training.checkpoint import atomic_write, save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

@@ -17,8 +17,8 @@ from fairat.reporting.tables import (
     summary_markdown,
     summary_table,
 )
+from fairat.runtime.checkpoint import save_json, save_text
 from fairat.runtime.logs import log_to
-from fairat.training.checkpoint import save_json, save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

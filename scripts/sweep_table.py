@@ -8,8 +8,8 @@ hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script dir
 
 from fairat.reporting.sweeps import sweep_table
 from fairat.reporting.tables import read_summary
+from fairat.runtime.checkpoint import save_text
 from fairat.runtime.logs import log_to
-from fairat.training.checkpoint import save_text
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)
     sm = snakemake  # noqa: F821

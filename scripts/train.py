@@ -15,8 +15,8 @@ import torch
 
 from fairat.config.runs import RunConfig
 from fairat.data import load_prepared
+from fairat.runtime.checkpoint import rebuild_damaged_inputs
 from fairat.runtime.logs import log_to
-from fairat.training.checkpoint import rebuild_damaged_inputs
 from fairat.training.loop import train
 from fairat.training.prefixes import kept_epochs
 

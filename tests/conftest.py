@@ -30,7 +30,7 @@ def trained(digits, tmp_path_factory):
     out = tmp_path_factory.mktemp("trained")
     run = tiny_run("natural", epochs=10, lr=0.05, batch_size=64)
     train(run, digits, out, out / "resume", progress=False)
-    from fairat.training.checkpoint import load_torch
+    from fairat.runtime.checkpoint import load_torch
     from fairat.training.network import build_model
 
     model = build_model(run, digits)

@@ -179,7 +179,7 @@ def assert_resumes_bit_identically(run: RunConfig, digits: SplitData, tmp: Path,
     """Train ``run`` straight and with a crash after 0-based epoch ``crash`` plus a resume; the
     two ``last.pt`` weights and ``method_state.csv`` files must be identical. Returns both
     ``last.pt`` contents for further checks."""
-    from fairat.training.checkpoint import load_torch
+    from fairat.runtime.checkpoint import load_torch
     from fairat.training.loop import train
 
     train(run, digits, tmp / "straight", tmp / "r1", progress=False)

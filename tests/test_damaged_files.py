@@ -18,7 +18,7 @@ from fairat.config.runs import resolve_run
 from fairat.data import load_prepared
 from fairat.evaluation.evaluate import _store_name, evaluate_checkpoint
 from fairat.evaluation.suite import EvalStore
-from fairat.training.checkpoint import (
+from fairat.runtime.checkpoint import (
     DamagedFileError,
     UnsafeFileError,
     atomic_write,
@@ -202,7 +202,7 @@ def test_a_damaged_evaluation_store_starts_the_evaluation_over(small_workflow):
 def test_a_damaged_input_from_the_output_cache_takes_its_cache_entry_aside(tmp_path):
     """Snakemake's output cache hands a trained run over as symbolic links; a damaged cached
     file must leave the cache too, or the next run would fetch it again, on every retry."""
-    from fairat.training.checkpoint import load_torch, rebuild_damaged_inputs
+    from fairat.runtime.checkpoint import load_torch, rebuild_damaged_inputs
 
     cache = tmp_path / "cache"
     cache.mkdir()

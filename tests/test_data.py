@@ -31,7 +31,7 @@ from fairat.data import (
 from fairat.data.digits import DIGITS_MEAN, DIGITS_STD
 from fairat.data.folders import arrange_tiny_imagenet
 from fairat.data.prepared import stratified_val_split
-from fairat.training.checkpoint import DamagedFileError
+from fairat.runtime.checkpoint import DamagedFileError
 
 
 def md5(path: Path) -> str:

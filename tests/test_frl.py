@@ -22,7 +22,7 @@ from fairat.methods._frl import (
     normalise_multipliers,
 )
 from fairat.methods.trades import trades_terms
-from fairat.training.checkpoint import load_torch
+from fairat.runtime.checkpoint import load_torch
 from fairat.training.loop import train
 
 RW = METHODS.get("frl_rw").Params()

@@ -20,7 +20,7 @@ TORCH_FREE = [
     "fairat.theory.simulation",
     "fairat.theory.figure_data",
     "fairat.theory.figures",
-    "fairat.training.checkpoint",
+    "fairat.runtime.checkpoint",
     "fairat.reporting.bootstrap",
     "fairat.evaluation.confusion",
     "fairat.reporting.confusion_figures",

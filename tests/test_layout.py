@@ -61,9 +61,7 @@ KNOWN_BACKWARD = {
     ("fairat.config.schema", "fairat.data"): "DATASETS",
     ("fairat.config.schema", "fairat.methods"): "METHODS",
     ("fairat.config.schema", "fairat.models"): "MODELS",
-    ("fairat.config.schema", "fairat.training.checkpoint"): "save_text",
     # atomic files and precision live in training, below which these already need them
-    ("fairat.data.prepared", "fairat.training.checkpoint"): "DamagedFileError",
     ("fairat.attacks.pgd", "fairat.training.device"): "full_precision",
     ("fairat.methods._frl", "fairat.training.device"): "full_precision",
     ("fairat.methods.trix", "fairat.training.device"): "full_precision",
@@ -210,7 +208,7 @@ def test_the_check_finds_a_forbidden_import(tmp_path, importer, source, reason):
     [
         (
             "fairat.reporting.x",
-            "from fairat.config.eps import e\nimport fairat.training.checkpoint\n",
+            "from fairat.config.eps import e\nimport fairat.training.loop\n",
         ),
         ("fairat.methods.x", "from fairat.attacks import pgd\nfrom fairat.models import m\n"),
         ("fairat.config.x", "from fairat.runtime.progress import p\n"),

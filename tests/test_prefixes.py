@@ -13,7 +13,7 @@ import yaml
 from helpers import REPO, tiny_run
 
 from fairat.config.runs import all_runs, run_dir
-from fairat.training.checkpoint import load_torch
+from fairat.runtime.checkpoint import load_torch
 from fairat.training.loop import train
 from fairat.training.prefixes import (
     count_training_passes,

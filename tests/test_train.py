@@ -11,7 +11,7 @@ from helpers import Crash, crash_after, digits_context
 
 from fairat.config.runs import EvalConfig, RunConfig, TrainConfig
 from fairat.methods import EpochStats
-from fairat.training.checkpoint import load_torch
+from fairat.runtime.checkpoint import load_torch
 from fairat.training.loop import lr_factor, selection_score, train, validate
 from fairat.training.network import build_model
 

@@ -20,7 +20,7 @@ import yaml
 from helpers import run_snakemake, snakemake_args, squeeze
 from PIL import Image
 
-from fairat.training.checkpoint import load_torch
+from fairat.runtime.checkpoint import load_torch
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"

@@ -16,7 +16,7 @@ import yaml
 from fairat.data import DATASETS
 from fairat.methods import METHODS
 from fairat.models import MODELS
-from fairat.training.checkpoint import save_text
+from fairat.runtime.checkpoint import save_text
 
 
 def resolved_schema(base: str | Path) -> dict:

@@ -1,5 +1,5 @@
 """Datasets: containers, split and prepared-file format, augmentation, one module per source.
-Imports only fairat.config.registry (and DamagedFileError from fairat.training.checkpoint), never later stages."""
+Imports only fairat.config.registry (and DamagedFileError from fairat.runtime.checkpoint), never later stages."""
 
 # Importing the source modules registers their datasets in DATASETS.
 from fairat.data import digits, folders, synthetic, torchvision  # noqa: F401

@@ -26,7 +26,7 @@ from fairat.config.eps import attack_base, own_radius
 from fairat.data import SplitData, to_float
 from fairat.evaluation.suite import WORST_CASE, EvalStore, SuiteOutputs, attack_steps, run_suite
 from fairat.methods import METHODS
-from fairat.training.checkpoint import load_torch, save_json, save_npz
+from fairat.runtime.checkpoint import load_torch, save_json, save_npz
 from fairat.training.device import (
     configure_backends,
     precision_record,

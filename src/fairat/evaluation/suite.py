@@ -39,8 +39,8 @@ from torch import nn
 from fairat.attacks import fgsm, perturb
 from fairat.config.eps import attack_base, own_radius, parse_eps
 from fairat.evaluation.metrics import attack_report
+from fairat.runtime.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
 from fairat.runtime.progress import progress_bar
-from fairat.training.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
 from fairat.training.device import full_precision, strict_fp32
 
 SUITES = {

@@ -219,9 +219,9 @@ def load_zoo(model_dir: str | Path, entry: ExternalModel):
 
 def load_external(entry: ExternalModel, data, model_args: dict):
     """A registered architecture with an external weights-only state dict (``weights_only``:
-    a file holding pickled code is refused, :func:`fairat.training.checkpoint.load_torch`)."""
+    a file holding pickled code is refused, :func:`fairat.runtime.checkpoint.load_torch`)."""
     from fairat.models import create_model
-    from fairat.training.checkpoint import load_torch
+    from fairat.runtime.checkpoint import load_torch
 
     state = load_torch(entry.file)
     if isinstance(state, dict) and isinstance(state.get("model"), dict):

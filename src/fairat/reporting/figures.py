@@ -14,7 +14,7 @@ import seaborn as sns  # noqa: E402
 
 from fairat.reporting.class_labels import display_name, fit_class_ticks, grow_for_labels  # noqa: E402
 from fairat.reporting.tables import robust_attack  # noqa: E402
-from fairat.training.checkpoint import atomic_write  # noqa: E402
+from fairat.runtime.checkpoint import atomic_write  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, paths: list[str | Path], dpi: int = 200) -> None:

@@ -33,7 +33,7 @@ from fairat.config.eps import eps_tag, parse_eps  # noqa: E402
 from fairat.reporting.class_labels import fit_class_ticks, fitting_legend  # noqa: E402
 from fairat.reporting.figures import class_grid  # noqa: E402
 from fairat.reporting.tables import robust_attack, run_summaries  # noqa: E402
-from fairat.training.checkpoint import atomic_write  # noqa: E402
+from fairat.runtime.checkpoint import atomic_write  # noqa: E402
 
 KINDS = ("heatmap", "eps", "tradeoff", "epochs")
 FORMATS = ("png", "pdf")

@@ -1,3 +1,3 @@
-"""Training one run: the loop, atomic checkpoints, device and precision, the network, shared prefixes.
+"""Training one run: the loop, device and precision, the network, shared prefixes.
 
 May import config, data, models, attacks, methods, evaluation (its sibling stage) and runtime."""

@@ -43,8 +43,7 @@ from fairat.config.runs import RunConfig, TrainConfig
 from fairat.data import SplitData, augment_batch, to_float
 from fairat.evaluation.suite import evaluate_model
 from fairat.methods import METHODS, EpochStats, Method, TrainContext
-from fairat.runtime.progress import progress_bar
-from fairat.training.checkpoint import (
+from fairat.runtime.checkpoint import (
     DamagedFileError,
     atomic_write,
     load_torch,
@@ -54,6 +53,7 @@ from fairat.training.checkpoint import (
     save_torch,
     set_rng_state,
 )
+from fairat.runtime.progress import progress_bar
 from fairat.training.device import (
     configure_backends,
     maybe_compile,

@@ -11,6 +11,11 @@ objects or code raises :class:`UnsafeFileError`, whose message never suggests
 ``weights_only=False`` (that would run the file's code). :func:`move_aside` renames a damaged
 file out of the way (``<name>.damaged``) so that a cache starts over, or an output is rebuilt
 by the next Snakemake run.
+
+It lives in runtime, with the other process plumbing, because every stage writes and reads
+through it (the config schema, prepared data, checkpoints and the RNG state a resumed run
+restores, evaluations, tables) and it knows nothing of the science: it imports nothing from
+fairat, so that config and data, the lowest stages, may use it.
 """
 
 from __future__ import annotations
