@@ -52,12 +52,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fairat.config.runs import RunConfig, TrainConfig
+from fairat.config.runs import PRECISIONS, RunConfig, TrainConfig
 from fairat.data import SplitData, to_float
 from fairat.evaluation.suite import evaluate_model
 from fairat.methods import METHODS, TrainContext
 from fairat.training.device import (
-    PRECISIONS,
     configure_backends,
     prepare_batch,
     prepare_model,

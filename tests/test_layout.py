@@ -46,7 +46,6 @@ THEORY = "theory"
 KNOWN_BACKWARD = {
     # a run config checks its method's params, its precision and its attack names
     ("fairat.config.runs", "fairat.methods"): "RunConfig parses the method's Params",
-    ("fairat.config.runs", "fairat.training.device"): "PRECISIONS",
     ("fairat.config.runs", "fairat.evaluation.suite"): "SUITES, check_attack_name",
     ("fairat.config.variants", "fairat.methods"): "a variant names a registered method",
     # the whole-config check asks every registry and the optional sources
@@ -62,10 +61,6 @@ KNOWN_BACKWARD = {
     ("fairat.config.schema", "fairat.methods"): "METHODS",
     ("fairat.config.schema", "fairat.models"): "MODELS",
     # atomic files and precision live in training, below which these already need them
-    ("fairat.attacks.pgd", "fairat.training.device"): "full_precision",
-    ("fairat.methods._frl", "fairat.training.device"): "full_precision",
-    ("fairat.methods.trix", "fairat.training.device"): "full_precision",
-    ("fairat.methods.wat", "fairat.training.device"): "full_precision",
 }
 
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from fairat.attacks.losses import LOSSES, attack_loss
-from fairat.training.device import full_precision
+from fairat.attacks.precision import full_precision
 
 RANDOM_STARTS = ("none", "uniform", "normal")
 

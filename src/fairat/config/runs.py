@@ -27,11 +27,11 @@ from fairat.config.params import (
 from fairat.config.variants import Variant, expand_variants
 from fairat.evaluation.suite import SUITES, check_attack_name
 from fairat.methods import METHODS
-from fairat.training.device import PRECISIONS
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("piecewise", "cosine", "constant")
 CHECKPOINTS = ("last", "best")
+PRECISIONS = ("fp32", "bf16", "tf32")  # train.precision (fairat.training.device applies it)
 
 
 @dataclass(frozen=True)

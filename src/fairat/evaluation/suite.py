@@ -37,11 +37,12 @@ import torch
 from torch import nn
 
 from fairat.attacks import fgsm, perturb
+from fairat.attacks.precision import full_precision
 from fairat.config.eps import attack_base, own_radius, parse_eps
 from fairat.evaluation.metrics import attack_report
 from fairat.runtime.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
 from fairat.runtime.progress import progress_bar
-from fairat.training.device import full_precision, strict_fp32
+from fairat.training.device import strict_fp32
 
 SUITES = {
     "quick": ("clean", "fgsm", "pgd20", "autoattack"),

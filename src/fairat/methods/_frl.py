@@ -83,6 +83,7 @@ import torch
 from torch import nn
 
 from fairat.attacks import pgd
+from fairat.attacks.precision import full_precision
 from fairat.methods.base import (
     AT_LEAST_ONE,
     NON_NEGATIVE,
@@ -94,7 +95,6 @@ from fairat.methods.base import (
     class_names_state,
 )
 from fairat.methods.trades import TradesParams, trades_attack, trades_terms
-from fairat.training.device import full_precision
 
 VAL_BATCH = 256
 LOSS_NORMS = ("separate", "joint")

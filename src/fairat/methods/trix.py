@@ -79,6 +79,7 @@ import torch
 from torch import nn
 
 from fairat.attacks import perturb
+from fairat.attacks.precision import full_precision
 from fairat.methods._dafa_weights import (
     DafaSchedule,
     check_warmup,
@@ -102,7 +103,6 @@ from fairat.methods.base import (
 from fairat.methods.dafa import DAFA
 from fairat.methods.registry import METHODS
 from fairat.methods.trades import TRADES, TradesParams
-from fairat.training.device import full_precision
 
 SIMILARITY_DIAGONAL = 1e-8
 # which samples get the targeted attack (module docstring, "Attack assignment")

@@ -53,6 +53,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from fairat.attacks.precision import full_precision
 from fairat.methods.base import (
     NON_NEGATIVE,
     EpochStats,
@@ -63,7 +64,6 @@ from fairat.methods.base import (
 )
 from fairat.methods.registry import METHODS
 from fairat.methods.trades import TradesParams, trades_attack, trades_terms
-from fairat.training.device import full_precision
 
 VAL_BATCH = 256
 

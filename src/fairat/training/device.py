@@ -1,7 +1,7 @@
 """Device placement, numerical precision and the backend flags of the GPU path (docs/gpu.md).
 
 Precision: validation, checkpoint selection and evaluation always run in IEEE fp32
-(:func:`full_precision`, :func:`strict_fp32`), as in the reference implementations
+(:func:`fairat.attacks.precision.full_precision`, :func:`strict_fp32`), as in the reference implementations
 (fra31/auto-attack, RobustBench). ``train.precision: bf16`` puts only the training loss forward
 (and so its backward) under bf16 autocast (:func:`training_autocast`); the attack inside it stays
 fp32. ``train.precision: tf32`` trains as PyTorch's defaults do on Ampere and later GPUs, as the
@@ -23,7 +23,6 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-PRECISIONS = ("fp32", "bf16", "tf32")
 EVAL_PRECISION = "fp32"  # evaluation and checkpoint selection, whatever train.precision says
 # cuBLAS is deterministic only with a fixed workspace; read when CUDA first creates a handle
 CUBLAS_WORKSPACE = ":4096:8"
@@ -104,7 +103,8 @@ def precision_record(train_precision: str) -> dict:
 def training_autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """The context of the training loss forward: bf16 autocast when ``train.precision`` is
     bf16 (on any device, so that the CPU runs what a GPU would), else none. Its backward
-    follows the forward's dtypes; attacks inside opt out with :func:`full_precision`."""
+    follows the forward's dtypes; attacks inside opt out with
+    :func:`fairat.attacks.precision.full_precision`."""
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -146,11 +146,6 @@ def strict_fp32() -> Iterator[None]:
         yield
     finally:
         torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = before
-
-
-def full_precision(device: torch.device) -> contextlib.AbstractContextManager:
-    """fp32 inside any autocast region: attack generation, validation and evaluation."""
-    return torch.autocast(device.type, enabled=False)
 
 
 def prepare_model(model: nn.Module, device: torch.device, *, image: bool) -> nn.Module:
