@@ -10,8 +10,8 @@ import pytest
 import yaml
 from helpers import REPO, run_snakemake, snakemake_args
 
+from fairat.config.attack_names import SUITES
 from fairat.config.runs import EvalConfig, variants
-from fairat.evaluation.suite import SUITES
 
 PAPER_CONFIGS = sorted(p for p in (REPO / "config").glob("*.yaml") if p.name != "config.yaml")
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
+from fairat.config.attack_names import WORST_CASE
 from fairat.data import to_float
 from fairat.evaluation.metrics import per_class_accuracy
 from fairat.evaluation.suite import (
-    WORST_CASE,
     Attack,
     class_similarity,
     confusion_counts,

@@ -12,18 +12,15 @@ import torch
 from helpers import squeeze
 from scipy.stats import t as scipy_t
 
+from fairat.config.attack_names import WORST_CASE, attack_eps, attack_steps, check_attack_name
 from fairat.config.eps import eps_tag, format_eps, parse_eps
 from fairat.config.runs import EvalConfig
 from fairat.data import to_float
 from fairat.evaluation.evaluate import evaluate_checkpoint, sanity_checks, weights_digest
 from fairat.evaluation.metrics import attack_report, per_class_accuracy, summarize
 from fairat.evaluation.suite import (
-    WORST_CASE,
     Attack,
     EvalStore,
-    attack_eps,
-    attack_steps,
-    check_attack_name,
     evaluate_model,
     run_suite,
     subset_indices,

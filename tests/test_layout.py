@@ -46,14 +46,12 @@ THEORY = "theory"
 KNOWN_BACKWARD = {
     # a run config checks its method's params, its precision and its attack names
     ("fairat.config.runs", "fairat.methods"): "RunConfig parses the method's Params",
-    ("fairat.config.runs", "fairat.evaluation.suite"): "SUITES, check_attack_name",
     ("fairat.config.variants", "fairat.methods"): "a variant names a registered method",
     # the whole-config check asks every registry and the optional sources
     ("fairat.config.checks", "fairat.data"): "DATASETS, resolve_options",
     ("fairat.config.checks", "fairat.methods"): "METHODS",
     ("fairat.config.checks", "fairat.methods.base"): "parse_dataclass through methods.base",
     ("fairat.config.checks", "fairat.models"): "MODELS, parse_model_args",
-    ("fairat.config.checks", "fairat.evaluation.suite"): "SUITES",
     ("fairat.config.checks", "fairat.evaluation.zoo"): "check_entries (function-local)",
     ("fairat.config.checks", "fairat.evaluation.corruptions"): "check_settings (function-local)",
     # the JSON schema lists the registered names and is written atomically

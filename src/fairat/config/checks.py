@@ -27,11 +27,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from fairat.config.attack_names import SUITES
 from fairat.config.eps import format_eps, parse_eps
 from fairat.config.runs import RunConfig, TrainConfig, all_runs, variants
 from fairat.config.variants import Variant
 from fairat.data import DATASETS, resolve_options
-from fairat.evaluation.suite import SUITES
 from fairat.methods import METHODS
 from fairat.methods.base import parse_dataclass
 from fairat.models import MODELS, parse_model_args

@@ -1,6 +1,6 @@
 """Perturbation budgets: parse ``8/255`` or ``0.03``, print ``8/255`` when eps is k/255, make
 path tags, and read the evaluation-only radius of an attack name (``pgd40@2/255``,
-:mod:`fairat.evaluation.suite`)."""
+:mod:`fairat.config.attack_names`)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from fairat.config.attack_names import SUITES, check_attack_name
 from fairat.config.eps import eps_tag, format_eps, own_radius, parse_eps
 from fairat.config.params import (
     AT_LEAST_ONE,
@@ -25,7 +26,6 @@ from fairat.config.params import (
     parse_dataclass,
 )
 from fairat.config.variants import Variant, expand_variants
-from fairat.evaluation.suite import SUITES, check_attack_name
 from fairat.methods import METHODS
 
 OPTIMIZERS = ("sgd", "adam")

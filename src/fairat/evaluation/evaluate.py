@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 from fairat.attacks.autoattack import autoattack_warnings
+from fairat.config.attack_names import WORST_CASE, attack_steps
 from fairat.config.eps import attack_base, own_radius
 from fairat.data import SplitData, to_float
-from fairat.evaluation.suite import WORST_CASE, EvalStore, SuiteOutputs, attack_steps, run_suite
+from fairat.evaluation.suite import EvalStore, SuiteOutputs, run_suite
 from fairat.methods import METHODS
 from fairat.runtime.checkpoint import load_torch, save_json, save_npz
 from fairat.training.device import (

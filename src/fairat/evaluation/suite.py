@@ -6,9 +6,9 @@ loss); ``autoattack`` (AutoAttack ``standard`` via :mod:`fairat.attacks.autoatta
 ``restarts`` > 1, PGD and CW count a sample as robust only if it survives every restart.
 ``fgsm``, ``pgd<k>`` and ``cw<k>`` take an evaluation-only radius after ``@`` (``pgd40@2/255``:
 PGD-40 at 2/255, step 0.5/255, whatever eps the run was trained at), so that a paper's own
-radius is evaluated beside the run's without training at it (:func:`attack_eps`); such an
-attack stays out of ``worst_case`` and is compared only with attacks of its radius in the
-sanity checks.
+radius is evaluated beside the run's without training at it
+(:func:`fairat.config.attack_names.attack_eps`); such an attack stays out of ``worst_case`` and
+is compared only with attacks of its radius in the sanity checks.
 
 Each attack keeps every sample's predicted label at the input it found (-1: not evaluated;
 AutoAttack may run on a fixed subset of the split) and its softmax there. The flags, an int8
@@ -21,12 +21,12 @@ killed evaluation resumes where it stopped and ends with the same outputs.
 
 This module knows nothing of runs or checkpoints: the trainer's validation
 (:mod:`fairat.training.loop`) and the test-split evaluation (:mod:`fairat.evaluation.evaluate`) both call
-:func:`run_suite` (or :func:`evaluate_model`, its flags and reports), and the config checks attack names with :func:`check_attack_name`.
+:func:`run_suite` (or :func:`evaluate_model`, its flags and reports). The names' grammar, which
+the config checks too, is :mod:`fairat.config.attack_names`.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,52 +38,12 @@ from torch import nn
 
 from fairat.attacks import fgsm, perturb
 from fairat.attacks.precision import full_precision
-from fairat.config.eps import attack_base, own_radius, parse_eps
+from fairat.config.attack_names import NAME, WORST_CASE, attack_eps, check_attack_name
+from fairat.config.eps import attack_base
 from fairat.evaluation.metrics import attack_report
 from fairat.runtime.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
 from fairat.runtime.progress import progress_bar
 from fairat.training.device import strict_fp32
-
-SUITES = {
-    "quick": ("clean", "fgsm", "pgd20", "autoattack"),
-    "paper": ("clean", "pgd20", "pgd100", "cw30", "autoattack"),
-}
-WORST_CASE = "worst_case"
-_NAME = re.compile(r"(clean|fgsm|autoattack|(pgd|cw)([1-9][0-9]*))(?:@(.+))?$")
-ATTACK_FORMS = (
-    "clean",
-    "fgsm",
-    "pgd<k> (e.g. pgd20)",
-    "cw<k> (e.g. cw30)",
-    "autoattack",
-    "fgsm, pgd<k> or cw<k> at their own radius (e.g. pgd40@2/255)",
-)
-
-
-def check_attack_name(name: str) -> None:
-    m = _NAME.match(name)
-    if not m or (m.group(4) is not None and m.group(1) in ("clean", "autoattack")):
-        raise ValueError(
-            f"evaluation.attacks: {name!r} is not allowed; valid forms: {', '.join(ATTACK_FORMS)}"
-        )
-    if m.group(4) is not None:
-        try:
-            parse_eps(m.group(4))
-        except ValueError as err:
-            raise ValueError(f"evaluation.attacks: {name!r}: {err}") from None
-
-
-def attack_steps(name: str) -> int:
-    """The step count k of ``pgd<k>`` and ``cw<k>`` (with or without an ``@`` radius); 0 for
-    ``clean``, ``fgsm``, ``autoattack`` and a name that is no attack."""
-    m = _NAME.match(name)
-    return int(m.group(3)) if m and m.group(3) else 0
-
-
-def attack_eps(name: str, eps: float) -> float:
-    """The radius an attack runs at: its own (``@``) radius, else the run's ``eps``."""
-    radius = own_radius(name)
-    return eps if radius is None else radius
 
 
 @dataclass(frozen=True)
@@ -122,7 +82,7 @@ class Attack:
             return _pred_probs(model, x)
         if base == "fgsm":
             return _pred_probs(model, fgsm(model, x, y, eps=self.eps, clamp=self.clamp))
-        kind, steps = _NAME.match(self.name).group(2, 3)
+        kind, steps = NAME.match(self.name).group(2, 3)
         pred = probs = None
         for restart in range(self.restarts):
             g = torch.Generator(device=x.device).manual_seed(seed * 7919 + restart)
