@@ -10,8 +10,9 @@ hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script dir
 
 from pathlib import Path
 
+from fairat.config.corruptions import PUBLISHED
 from fairat.data import load_prepared
-from fairat.evaluation.corruptions import PUBLISHED, generate, read_published
+from fairat.evaluation.corruptions import generate, read_published
 from fairat.runtime.checkpoint import rebuild_damaged_inputs, save_npz
 from fairat.runtime.logs import log_to
 

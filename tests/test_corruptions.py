@@ -12,18 +12,16 @@ import yaml
 from helpers import REPO, run_snakemake, squeeze
 
 from fairat.config.checks import load_workflow_config
-from fairat.config.runs import EvalConfig
-from fairat.config.schema import write_schema
-from fairat.evaluation.corruptions import (
+from fairat.config.corruptions import (
     BROKEN_IN_GENERATE,
     CORRUPTIONS,
     check_settings,
     default_names,
-    generate,
     key,
-    mce,
-    read_published,
 )
+from fairat.config.runs import EvalConfig
+from fairat.config.schema import write_schema
+from fairat.evaluation.corruptions import generate, mce, read_published
 from fairat.reporting.corruption_tables import corruption_table, strongest_pgd
 from fairat.reporting.paper_tables import to_markdown
 from fairat.reporting.tables import CLASSWISE_COLUMNS

@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 
 from fairat.config.attack_names import SUITES
+from fairat.config.corruptions import check_settings
 from fairat.config.eps import format_eps, parse_eps
 from fairat.config.runs import RunConfig, TrainConfig, all_runs, variants
 from fairat.config.variants import Variant
@@ -89,8 +90,6 @@ def check_workflow_config(
 
 
 def _check_corruptions(config: dict, runs: list[RunConfig]) -> None:
-    from fairat.evaluation.corruptions import check_settings
-
     raw = config["corruptions"]
     check_settings(raw, list(config["datasets"]))
     names = {r.name for r in runs}
