@@ -16,10 +16,11 @@ from pathlib import Path
 import torch
 
 from fairat.config.eps import parse_eps
+from fairat.config.external import ExternalModel
 from fairat.config.runs import EvalConfig
 from fairat.data import load_prepared
 from fairat.evaluation.evaluate import evaluate_view, npz_arrays
-from fairat.evaluation.zoo import ExternalModel, load_external, load_zoo
+from fairat.evaluation.zoo import load_external, load_zoo
 from fairat.runtime.checkpoint import rebuild_damaged_inputs, save_json, save_npz
 from fairat.runtime.logs import log_to
 from fairat.training.device import (

@@ -6,7 +6,8 @@ from fairat.runtime.jobserver import hand_over
 # and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.evaluation.zoo import ExternalModel, fetch_zoo
+from fairat.config.external import ExternalModel
+from fairat.evaluation.zoo import fetch_zoo
 from fairat.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)

@@ -52,7 +52,6 @@ KNOWN_BACKWARD = {
     ("fairat.config.checks", "fairat.methods"): "METHODS",
     ("fairat.config.checks", "fairat.methods.base"): "parse_dataclass through methods.base",
     ("fairat.config.checks", "fairat.models"): "MODELS, parse_model_args",
-    ("fairat.config.checks", "fairat.evaluation.zoo"): "check_entries (function-local)",
     # the JSON schema lists the registered names and is written atomically
     ("fairat.config.schema", "fairat.data"): "DATASETS",
     ("fairat.config.schema", "fairat.methods"): "METHODS",

@@ -14,8 +14,9 @@ import yaml
 from helpers import run_snakemake
 from test_data import trust_fake_cifar10, write_fake_cifar10
 
+from fairat.config.external import ExternalModel, check_entries
 from fairat.data import prepare
-from fairat.evaluation.zoo import ExternalModel, check_entries, fetch_zoo, load_zoo, zoo_weights
+from fairat.evaluation.zoo import fetch_zoo, load_zoo, zoo_weights
 from fairat.models import create_model
 
 ZOO_NAME = "Wong2020Fast"  # PreActResNet-18: small enough for a CPU test
@@ -28,7 +29,7 @@ def zoo_entry() -> ExternalModel:
 
 def plant_zoo_weights(model_dir) -> dict:
     """Random weights of the zoo entry's own architecture where load_model looks for them."""
-    from fairat.evaluation.zoo import robustbench_utils
+    from fairat.config.external import robustbench_utils
 
     robustbench_utils()
     from robustbench.model_zoo import model_dicts

@@ -15,7 +15,7 @@ from fairat.methods import METHODS, Method
 from fairat.training.prefixes import describe, workflow_plan
 from fairat.config.schema import write_schema
 from fairat.config.corruptions import settings as corruption_settings
-from fairat.evaluation.zoo import entries as external_entries
+from fairat.config.external import entries as external_entries
 from fairat.evaluation.zoo import zoo_weights
 
 BASE = Path(workflow.basedir)

@@ -30,6 +30,7 @@ from pathlib import Path
 from fairat.config.attack_names import SUITES
 from fairat.config.corruptions import check_settings
 from fairat.config.eps import format_eps, parse_eps
+from fairat.config.external import check_entries
 from fairat.config.runs import RunConfig, TrainConfig, all_runs, variants
 from fairat.config.variants import Variant
 from fairat.data import DATASETS, resolve_options
@@ -81,11 +82,7 @@ def check_workflow_config(
     if config.get("corruptions"):
         _check_corruptions(config, runs)
     if config.get("zoo") or config.get("external"):
-        from fairat.evaluation.zoo import (
-            check_entries,  # imports robustbench only when there are entries
-        )
-
-        check_entries(config)
+        check_entries(config)  # imports robustbench only when there are zoo entries
     return runs
 
 
