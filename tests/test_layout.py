@@ -1,17 +1,21 @@
 """The package layout: imports run one way through the pipeline's stages, and every module path
 the repository names (in code, docs, workflow and tests) exists.
 
-Stages, lowest first; a module may import its own stage and any lower one, never a higher one:
+Stages, lowest first; a module may import its own rank and any lower one, never a higher one:
 
-    config  <-  data  <-  models, attacks  <-  methods  <-  training, evaluation  <-  reporting
+    config vocabulary  <-  data  <-  models, attacks  <-  methods  <-  config resolution
+        <-  training, evaluation  <-  reporting
 
-``runtime`` (process plumbing) imports nothing from fairat outside itself, and any stage may
-import it. ``theory`` (paper 001's closed forms) imports only itself and runtime, and nothing in
-``src`` imports it (its script does). A module directly under ``src/fairat`` that belongs to no
-stage is an entry point: it may import any stage and no module imports it. Nothing in ``src``
-imports ``scripts/``. Every import counts: top-level, inside functions and under
-``TYPE_CHECKING``. The imports that still run back up are listed one by one in ``KNOWN_BACKWARD``
-with the reason; a new one fails, and so does an entry whose import has gone.
+``config`` is two layers (``MODULE_RANKS``): its vocabulary (``params``, ``registry``, ``eps``,
+``attack_names``, ``corruptions``: names, grammars and defaults that every stage may read), and
+its resolution and checks (``runs``, ``variants``, ``checks``, ``schema``, ``external``), which
+ask the data, model and method registries and so rank above the methods, below training and
+evaluation. A config module not listed there is vocabulary. ``runtime`` (process plumbing)
+imports nothing from fairat outside itself, and any stage may import it. ``theory`` (paper
+001's closed forms) imports only itself and runtime, and nothing in ``src`` imports it (its
+script does). A module directly under ``src/fairat`` that belongs to no stage is an entry point:
+it may import any stage and no module imports it. Nothing in ``src`` imports ``scripts/``. Every
+import counts: top-level, inside functions and under ``TYPE_CHECKING``; none runs back up.
 """
 
 from __future__ import annotations
@@ -25,39 +29,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-PACKAGE = SRC / "fairat"
 
 RANKS = {
-    "config": 0,
+    "config": 0,  # its vocabulary; its resolution and checks: MODULE_RANKS
     "data": 1,
     "models": 2,
     "attacks": 2,
     "methods": 3,
-    "training": 4,
-    "evaluation": 4,
-    "reporting": 5,
+    "training": 5,
+    "evaluation": 5,
+    "reporting": 6,
 }
-ENTRY_RANK = 6  # a module directly under src/fairat outside every stage (python -m fairat.x)
+CONFIG_RESOLUTION = 4  # between methods and training/evaluation
+MODULE_RANKS = {
+    f"fairat.config.{name}": CONFIG_RESOLUTION
+    for name in ("runs", "variants", "checks", "schema", "external")
+}
+ENTRY_RANK = 7  # a module directly under src/fairat outside every stage (python -m fairat.x)
 RUNTIME = "runtime"
 THEORY = "theory"
-
-# (importer, imported): the imports that run back up today, each for a reason of the code as it
-# stands (issue 30 moved files only). Delete an entry when its import goes.
-KNOWN_BACKWARD = {
-    # a run config checks its method's params, its precision and its attack names
-    ("fairat.config.runs", "fairat.methods"): "RunConfig parses the method's Params",
-    ("fairat.config.variants", "fairat.methods"): "a variant names a registered method",
-    # the whole-config check asks every registry and the optional sources
-    ("fairat.config.checks", "fairat.data"): "DATASETS, resolve_options",
-    ("fairat.config.checks", "fairat.methods"): "METHODS",
-    ("fairat.config.checks", "fairat.methods.base"): "parse_dataclass through methods.base",
-    ("fairat.config.checks", "fairat.models"): "MODELS, parse_model_args",
-    # the JSON schema lists the registered names and is written atomically
-    ("fairat.config.schema", "fairat.data"): "DATASETS",
-    ("fairat.config.schema", "fairat.methods"): "METHODS",
-    ("fairat.config.schema", "fairat.models"): "MODELS",
-    # atomic files and precision live in training, below which these already need them
-}
 
 
 def module_name(path: Path, src: Path = SRC) -> str:
@@ -102,6 +92,8 @@ def group(module: str) -> str:
 
 
 def rank(module: str, src: Path = SRC) -> int | None:
+    if module in MODULE_RANKS:
+        return MODULE_RANKS[module]
     top = group(module)
     if top in RANKS:
         return RANKS[top]
@@ -113,7 +105,7 @@ def rank(module: str, src: Path = SRC) -> int | None:
 def violation(importer: str, imported: str, src: Path = SRC) -> str | None:
     """Why ``importer`` may not import ``imported`` (fairat modules), or None if it may."""
     a, b = group(importer), group(imported)
-    if a == b or b == RUNTIME:
+    if b == RUNTIME or (a == b and a in (RUNTIME, THEORY)):
         return None
     if a == RUNTIME:
         return "runtime imports nothing from fairat outside runtime"
@@ -121,15 +113,18 @@ def violation(importer: str, imported: str, src: Path = SRC) -> str | None:
         return "nothing in src imports theory"
     if a == THEORY:
         return "theory imports only theory and runtime"
-    if rank(imported, src) == ENTRY_RANK:
+    if a != b and rank(imported, src) == ENTRY_RANK:
         return f"{imported} is an entry point; nothing imports it"
     if rank(imported, src) > rank(importer, src):
-        return f"backward: stage {a} imports the higher stage {b}"
+        return (
+            f"backward: {importer} (rank {rank(importer, src)}) imports {imported} "
+            f"(rank {rank(imported, src)})"
+        )
     return None
 
 
-def violations(src: Path = SRC, scripts: Path = ROOT / "scripts", known=KNOWN_BACKWARD):
-    """(importer, imported, reason) for every forbidden import under ``src``, known ones aside."""
+def violations(src: Path = SRC, scripts: Path = ROOT / "scripts"):
+    """(importer, imported, reason) for every forbidden import under ``src``."""
     script_names = {"scripts"} | {p.stem for p in scripts.glob("*.py")}
     found = []
     for path in sorted((src / "fairat").rglob("*.py")):
@@ -139,25 +134,13 @@ def violations(src: Path = SRC, scripts: Path = ROOT / "scripts", known=KNOWN_BA
                 found.append((importer, imported, "nothing imports scripts/"))
             elif imported.startswith("fairat."):
                 why = violation(importer, imported, src)
-                if why and (importer, imported) not in known:
+                if why:
                     found.append((importer, imported, why))
     return found
 
 
 def test_imports_run_one_way():
     assert violations() == []
-
-
-def test_each_known_backward_import_still_exists():
-    """An entry whose import has gone must leave KNOWN_BACKWARD (the list only shrinks)."""
-    present = {
-        (module_name(path), imported)
-        for path in PACKAGE.rglob("*.py")
-        for imported in imports(path)
-    }
-    gone = sorted(set(KNOWN_BACKWARD) - present)
-    assert gone == [], f"delete from KNOWN_BACKWARD: {gone}"
-    assert all(violation(*edge) for edge in KNOWN_BACKWARD), "an entry that is no violation"
 
 
 def write(root: Path, module: str, text: str) -> None:
@@ -170,6 +153,10 @@ def write(root: Path, module: str, text: str) -> None:
     ("importer", "source", "reason"),
     [
         ("fairat.config.x", "from fairat.reporting.tables import t\n", "backward"),
+        ("fairat.config.eps", "from fairat.config.runs import RunConfig\n", "backward"),
+        ("fairat.data.x", "from fairat.config.checks import check\n", "backward"),
+        ("fairat.methods.x", "def f():\n    import fairat.config.schema\n", "backward"),
+        ("fairat.config.runs", "from fairat.training.loop import train\n", "backward"),
         ("fairat.data.x", "def f():\n    import fairat.training.loop\n", "backward"),
         ("fairat.models.x", "from fairat.methods import METHODS\n", "backward"),
         ("fairat.training.x", "from fairat.reporting import tables\n", "backward"),
@@ -190,7 +177,7 @@ def test_the_check_finds_a_forbidden_import(tmp_path, importer, source, reason):
     src, scripts = tmp_path / "src", tmp_path / "scripts"
     write(scripts, "train", "")
     write(src, importer, source)
-    found = violations(src, scripts, known={})
+    found = violations(src, scripts)
     assert len(found) == 1 and found[0][0] == importer and reason in found[0][2], found
 
 
@@ -203,6 +190,13 @@ def test_the_check_finds_a_forbidden_import(tmp_path, importer, source, reason):
         ),
         ("fairat.methods.x", "from fairat.attacks import pgd\nfrom fairat.models import m\n"),
         ("fairat.config.x", "from fairat.runtime.progress import p\n"),
+        ("fairat.config.attack_names", "from fairat.config.eps import parse_eps\n"),
+        (
+            "fairat.config.checks",
+            "from fairat.config.runs import r\nfrom fairat.methods import METHODS\n"
+            "from fairat.data import DATASETS\n",
+        ),
+        ("fairat.training.x", "from fairat.config.runs import RunConfig\n"),
         ("fairat.theory.x", "from fairat.theory.core import f\nfrom fairat.runtime import logs\n"),
         ("fairat.run", "from fairat.training.loop import train\n"),
         ("fairat.training.x", "from fairat.evaluation.suite import s\n"),
@@ -210,7 +204,7 @@ def test_the_check_finds_a_forbidden_import(tmp_path, importer, source, reason):
 )
 def test_the_check_passes_an_allowed_import(tmp_path, importer, source):
     write(tmp_path / "src", importer, source)
-    assert violations(tmp_path / "src", tmp_path / "scripts", known={}) == []
+    assert violations(tmp_path / "src", tmp_path / "scripts") == []
 
 
 # Every module path the repository writes down exists: imports in code, and dotted names

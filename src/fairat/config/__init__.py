@@ -1,3 +1,2 @@
-"""Reading and checking a config: eps, parameters, the name registry, variants, runs and schema.
-
-Lowest stage: imports only runtime, but for the registries above it (tests/test_layout.py lists)."""
+"""A config's vocabulary (params, registry, eps, attack_names, corruptions), its resolution and checks.
+The vocabulary imports only itself and runtime; the rest may import up to methods (tests/test_layout.py)."""
