@@ -27,6 +27,9 @@ TORCH_FREE = [
     "fairat.evaluation.corruptions",
     "fairat.reporting.corruption_tables",
     "fairat.evaluation.zoo",
+    "fairat.config.attack_names",
+    "fairat.config.corruptions",
+    "fairat.config.external",
 ]
 
 
