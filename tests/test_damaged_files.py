@@ -14,12 +14,12 @@ import torch
 import yaml
 from helpers import REPO, run_snakemake
 
+from fairat.config.errors import DamagedFileError
 from fairat.config.runs import resolve_run
 from fairat.data import load_prepared
 from fairat.evaluation.evaluate import _store_name, evaluate_checkpoint
 from fairat.evaluation.suite import EvalStore
 from fairat.training.checkpoint import (
-    DamagedFileError,
     UnsafeFileError,
     atomic_write,
     load_torch,

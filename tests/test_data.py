@@ -18,6 +18,7 @@ import torchvision
 from PIL import Image
 
 import fairat.data.torchvision
+from fairat.config.errors import DamagedFileError
 from fairat.config.registry import UnknownNameError
 from fairat.data import (
     DATASETS,
@@ -32,7 +33,6 @@ from fairat.data import (
 from fairat.data.digits import DIGITS_MEAN, DIGITS_STD
 from fairat.data.folders import arrange_tiny_imagenet
 from fairat.data.prepared import stratified_val_split
-from fairat.training.checkpoint import DamagedFileError
 
 
 def md5(path: Path) -> str:

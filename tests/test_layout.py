@@ -63,7 +63,6 @@ KNOWN_BACKWARD = {
     ("fairat.config.schema", "fairat.models"): "MODELS",
     ("fairat.config.schema", "fairat.training.checkpoint"): "save_text",
     # atomic files and precision live in training, below which these already need them
-    ("fairat.data.prepared", "fairat.training.checkpoint"): "DamagedFileError",
     ("fairat.attacks.pgd", "fairat.training.device"): "full_precision",
     ("fairat.methods._frl", "fairat.training.device"): "full_precision",
     ("fairat.methods.trix", "fairat.training.device"): "full_precision",

@@ -1,5 +1,5 @@
 """Datasets: containers, split and prepared-file format, augmentation, one module per source.
-Imports only fairat.config.registry (and DamagedFileError from fairat.training.checkpoint), never later stages."""
+Imports only fairat.config (its registry and errors), never later stages."""
 
 from fairat.config.registry import import_modules
 from fairat.data.augment import augment_batch, to_float

@@ -38,9 +38,10 @@ from torch import nn
 
 from fairat.attacks import fgsm, perturb
 from fairat.config.eps import attack_base, own_radius, parse_eps
+from fairat.config.errors import DamagedFileError
 from fairat.evaluation.metrics import attack_report
 from fairat.runtime.progress import progress_bar
-from fairat.training.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
+from fairat.training.checkpoint import load_torch, move_aside, save_torch
 from fairat.training.device import full_precision, strict_fp32
 
 SUITES = {

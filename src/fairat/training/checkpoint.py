@@ -28,20 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fairat.config.errors import DamagedFileError
+
 if TYPE_CHECKING:
     import torch
 
 # torch is imported inside the functions that need it: the table and figure jobs write through
 # this module and would otherwise spend seconds of start-up importing torch for nothing.
-
-
-class DamagedFileError(RuntimeError):
-    """A file fairat wrote (or should have) cannot be read: truncated, empty or not its format."""
-
-    def __init__(self, path: str | Path, reason: str, what_to_do: str = "") -> None:
-        self.path = Path(path)
-        todo = what_to_do or "delete it, and run snakemake again to rebuild it"
-        super().__init__(f"{self.path}: damaged or not a fairat file ({reason}); {todo}")
 
 
 class UnsafeFileError(RuntimeError):

@@ -39,13 +39,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from fairat.config.errors import DamagedFileError
 from fairat.config.runs import RunConfig, TrainConfig
 from fairat.data import SplitData, augment_batch, to_float
 from fairat.evaluation.suite import evaluate_model
 from fairat.methods import METHODS, EpochStats, Method, TrainContext
 from fairat.runtime.progress import progress_bar
 from fairat.training.checkpoint import (
-    DamagedFileError,
     atomic_write,
     load_torch,
     move_aside,
