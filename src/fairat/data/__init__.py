@@ -5,7 +5,7 @@ from fairat.config.registry import import_modules
 from fairat.data.augment import augment_batch, to_float
 from fairat.data.containers import DatasetCorruptError, DatasetMissingError, SplitData
 from fairat.data.prepared import load_prepared, prepare
-from fairat.data.sources import DATASETS, register_dataset, resolve_options
+from fairat.data.sources import DATASETS, resolve_options
 
 import_modules(__name__, __path__)  # each source module registers its datasets
 
@@ -17,7 +17,6 @@ __all__ = [
     "augment_batch",
     "load_prepared",
     "prepare",
-    "register_dataset",
     "resolve_options",
     "to_float",
 ]
