@@ -19,12 +19,12 @@ from fairat.data import load_prepared
 from fairat.evaluation.evaluate import _store_name, evaluate_checkpoint
 from fairat.evaluation.suite import EvalStore
 from fairat.runtime.checkpoint import (
-    DamagedFileError,
     UnsafeFileError,
     atomic_write,
     load_torch,
     save_torch,
 )
+from fairat.runtime.errors import DamagedFileError
 from fairat.training.loop import train
 
 

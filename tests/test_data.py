@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import shutil
+import sys
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -31,7 +32,7 @@ from fairat.data import (
 from fairat.data.digits import DIGITS_MEAN, DIGITS_STD
 from fairat.data.folders import arrange_tiny_imagenet
 from fairat.data.prepared import stratified_val_split
-from fairat.runtime.checkpoint import DamagedFileError
+from fairat.runtime.errors import DamagedFileError
 
 
 def md5(path: Path) -> str:
@@ -98,6 +99,24 @@ def test_split_rejects_bad_fraction(bad: float) -> None:
 # --------------------------------------------------------------------------------------------
 # registry and options
 # --------------------------------------------------------------------------------------------
+
+
+def test_every_data_module_is_imported_and_every_dataset_comes_from_a_source_module() -> None:
+    """A source registers its datasets from its own file (``@register_dataset``); no list in the
+    package names it (fairat.config.registry.import_modules)."""
+    folder = Path(__file__).resolve().parents[1] / "src" / "fairat" / "data"
+    for path in folder.glob("[!_]*.py"):
+        assert f"fairat.data.{path.stem}" in sys.modules, path.name
+    sources = {p.stem for p in folder.glob("[!_]*.py")} - {
+        "augment",
+        "containers",
+        "prepared",
+        "sources",
+    }
+    registered_by = {DATASETS.get(n).load.__module__.rsplit(".", 1)[1] for n in DATASETS.names()}
+    assert registered_by == sources
+    for name in DATASETS.names():
+        assert DATASETS.get(name).name == name
 
 
 def test_registry_holds_all_datasets_with_their_flags() -> None:

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fairat.methods import METHODS, TrainContext
-from fairat.methods import mixup_at as mixup_module
+from fairat.attacks import perturb
+from fairat.methods import METHODS, TrainContext, fgsm_at, pgd_at
 from fairat.methods.mixup_at import mix, same_class_partners
 
 K = 4
@@ -83,14 +83,15 @@ def test_beta_alpha_controls_lam():
 
 def spy_perturb(monkeypatch):
     seen = {}
-    real = mixup_module.perturb
 
     def spy(model, x, y, **kwargs):
         seen.update(x=x.clone(), y=y.clone(), kwargs=kwargs)
-        seen["x_adv"] = out = real(model, x, y, **kwargs)
+        seen["x_adv"] = out = perturb(model, x, y, **kwargs)
         return out
 
-    monkeypatch.setattr(mixup_module, "perturb", spy)
+    # Mixup-AT attacks through fgsm_attack and pgd_attack, which call perturb from their modules
+    monkeypatch.setattr(fgsm_at, "perturb", spy)
+    monkeypatch.setattr(pgd_at, "perturb", spy)
     return seen
 
 

@@ -2,8 +2,8 @@
 
 Methods, models and data sources register the same way: each module of their package registers
 its entries at import time with its registry's decorator (``@METHODS.register(name)``,
-``@register_model(name, Args)``), and the package's ``__init__`` imports every module with
-:func:`import_modules`. Adding an entry is adding a file; no list elsewhere names it.
+``@register_model(name, Args)``, ``@register_dataset(name, ...)``), and the package's
+``__init__`` imports every module with :func:`import_modules`. Adding an entry is adding a file; no list elsewhere names it.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Datasets: containers, split and prepared-file format, augmentation, one module per source.
-Imports only fairat.config.registry (and DamagedFileError from fairat.runtime.checkpoint), never later stages."""
+Imports only fairat.config.registry and fairat.runtime (DamagedFileError), never later stages."""
 
-# Importing the source modules registers their datasets in DATASETS.
-from fairat.data import digits, folders, synthetic, torchvision  # noqa: F401
+from fairat.config.registry import import_modules
 from fairat.data.augment import augment_batch, to_float
 from fairat.data.containers import DatasetCorruptError, DatasetMissingError, SplitData
 from fairat.data.prepared import load_prepared, prepare
 from fairat.data.sources import DATASETS, resolve_options
+
+import_modules(__name__, __path__)  # each source module registers its datasets
 
 __all__ = [
     "DATASETS",

@@ -6,15 +6,25 @@ from pathlib import Path
 
 import numpy as np
 
-from fairat.data.containers import DatasetSpec, RawDataset
+from fairat.data.containers import RawDataset
 from fairat.data.prepared import stratified_val_split
-from fairat.data.sources import DATASETS, require, resolve_options
+from fairat.data.sources import register_dataset, require, resolve_options
 
 #: Pixel mean/std of all 1797 digits after scaling to [0, 1] (computed once; a test checks them).
 DIGITS_MEAN = (0.3053,)
 DIGITS_STD = (0.3759,)
 
 
+@register_dataset(
+    "digits",
+    mean=DIGITS_MEAN,
+    std=DIGITS_STD,
+    augment=False,
+    clamp=True,
+    num_classes=10,
+    how_to_get="it ships with scikit-learn, so reinstall scikit-learn",
+    defaults={"test_fraction": 0.3, "seed": 0},
+)
 def _load_digits(root: Path, options: dict) -> RawDataset:
     """scikit-learn's 8x8 digits (1797 images, values 0..16) as uint8 ``(N, 1, 8, 8)``.
 
@@ -40,18 +50,3 @@ def _load_digits(root: Path, options: dict) -> RawDataset:
         y_test=y[test_idx],
         class_names=[str(d) for d in range(10)],
     )
-
-
-DATASETS.register("digits")(
-    DatasetSpec(
-        name="digits",
-        load=_load_digits,
-        mean=DIGITS_MEAN,
-        std=DIGITS_STD,
-        augment=False,
-        clamp=True,
-        num_classes=10,
-        how_to_get="it ships with scikit-learn, so reinstall scikit-learn",
-        defaults={"test_fraction": 0.3, "seed": 0},
-    )
-)

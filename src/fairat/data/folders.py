@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fairat.data.containers import DatasetMissingError, DatasetSpec, RawDataset
-from fairat.data.sources import DATASETS, require, resolve_options
+from fairat.data.containers import DatasetMissingError, RawDataset
+from fairat.data.sources import register_dataset, require, resolve_options
 
 _IMAGEFOLDER_HOW = (
     "set data.imagefolder.path to a folder holding train/<class>/<image> and "
@@ -19,6 +19,17 @@ _IMAGEFOLDER_HOW = (
 )
 
 
+@register_dataset(
+    "imagefolder",
+    mean=(0.5, 0.5, 0.5),
+    std=(0.5, 0.5, 0.5),
+    augment=True,
+    clamp=True,
+    num_classes=None,
+    how_to_get=_IMAGEFOLDER_HOW,
+    defaults={"image_size": 32, "normalize": True},
+    required=("path",),
+)
 def _load_imagefolder(root: Path, options: dict) -> RawDataset:
     """Images from ``<path>/train`` and ``<path>/test`` in torchvision's ImageFolder layout.
 
@@ -101,19 +112,3 @@ def arrange_tiny_imagenet(source: Path | str, dest: Path | str) -> dict[str, int
         (dest / "test" / wnid / file).symlink_to(source / "val" / "images" / file)
         counts["test"] += 1
     return counts
-
-
-DATASETS.register("imagefolder")(
-    DatasetSpec(
-        name="imagefolder",
-        load=_load_imagefolder,
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
-        augment=True,
-        clamp=True,
-        num_classes=None,
-        how_to_get=_IMAGEFOLDER_HOW,
-        defaults={"image_size": 32, "normalize": True},
-        required=("path",),
-    )
-)

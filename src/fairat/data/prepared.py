@@ -17,7 +17,7 @@ import numpy as np
 
 from fairat.data.containers import DatasetSpec, RawDataset, SplitData
 from fairat.data.sources import DATASETS, resolve_options
-from fairat.runtime.checkpoint import DamagedFileError
+from fairat.runtime.errors import DamagedFileError
 
 #: Bumped when the layout of prepared ``.npz`` files changes.
 FORMAT_VERSION = 1
@@ -136,7 +136,7 @@ def save_prepared(data: SplitData, path: Path) -> None:
 
 def load_prepared(path: Path) -> SplitData:
     """Read a file written by :func:`prepare` (no pickle is ever loaded); a file numpy cannot
-    read raises :class:`fairat.runtime.checkpoint.DamagedFileError` naming it."""
+    read raises :class:`fairat.runtime.errors.DamagedFileError` naming it."""
     try:
         return _load_prepared(Path(path))
     except (OSError, EOFError, zipfile.BadZipFile, ValueError, KeyError) as err:

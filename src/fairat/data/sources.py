@@ -1,22 +1,61 @@
 """The registry of data sources and the checking of their ``data.<name>`` options.
 
 Every dataset is a :class:`~fairat.data.containers.DatasetSpec` in :data:`DATASETS`; each source
-module (digits, synthetic, torchvision, folders) registers its own when ``fairat.data`` is
-imported. :func:`resolve_options` validates a dataset's options against its spec's defaults.
-A new source is a module in this package that calls ``DATASETS.register(name)(DatasetSpec(...))``
-and is listed in the package ``__init__``'s import of the source modules.
+module (digits, synthetic, torchvision, folders) registers its own loaders with
+:func:`register_dataset` when ``fairat.data`` imports it. :func:`resolve_options` validates a
+dataset's options against its spec's defaults. The package imports every module whose name does
+not start with ``_`` (:func:`fairat.config.registry.import_modules`), so a new source is only a new
+module in this package with a ``@register_dataset(name, ...)`` loader.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from fairat.config.registry import Registry
-from fairat.data.containers import DatasetSpec
+from fairat.data.containers import DatasetSpec, RawDataset
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+Loader = Callable[[Path, dict], RawDataset]
+
+
+def register_dataset(
+    name: str,
+    *,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    augment: bool,
+    clamp: bool,
+    num_classes: int | None,
+    how_to_get: str,
+    defaults: Mapping[str, Any] | None = None,
+    required: tuple[str, ...] = (),
+) -> Callable[[Loader], Loader]:
+    """Register the decorated ``load(root, options)`` as dataset ``name``: the
+    :class:`~fairat.data.containers.DatasetSpec` with these fields around it goes into
+    :data:`DATASETS`; the loader is returned unchanged."""
+
+    def decorator(load: Loader) -> Loader:
+        spec = DatasetSpec(
+            name=name,
+            load=load,
+            mean=mean,
+            std=std,
+            augment=augment,
+            clamp=clamp,
+            num_classes=num_classes,
+            how_to_get=how_to_get,
+            defaults=dict(defaults or {}),
+            required=required,
+        )
+        DATASETS.register(name)(spec)
+        return load
+
+    return decorator
 
 
 def resolve_options(name: str, options: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -6,10 +6,30 @@ from pathlib import Path
 
 import numpy as np
 
-from fairat.data.containers import DatasetSpec, RawDataset
-from fairat.data.sources import DATASETS, require, resolve_options
+from fairat.data.containers import RawDataset
+from fairat.data.sources import register_dataset, require, resolve_options
 
 
+@register_dataset(
+    "gaussian",
+    mean=(0.0,),  # features are used as they are (one value broadcasts over all d)
+    std=(1.0,),
+    augment=False,
+    clamp=False,
+    num_classes=2,
+    how_to_get="it is synthetic and needs no files",
+    defaults={
+        "d": 10,
+        "mu_pos": 1.0,
+        "mu_neg": 1.0,
+        "sigma_pos": 1.0,
+        "sigma_neg": 2.0,
+        "alpha": 0.5,
+        "n_train": 4000,
+        "n_test": 2000,
+        "seed": 0,
+    },
+)
 def _load_gaussian(root: Path, options: dict) -> RawDataset:
     """The binary Gaussian model of Xu et al., "To be Robust or to be Fair: Towards Fairness in
     Adversarial Training" (ICML 2021), Section 2.
@@ -41,28 +61,3 @@ def _load_gaussian(root: Path, options: dict) -> RawDataset:
     x_train, y_train = sample(0, opts["n_train"])
     x_test, y_test = sample(1, opts["n_test"])
     return RawDataset(x_train, y_train, x_test, y_test, class_names=["negative", "positive"])
-
-
-DATASETS.register("gaussian")(
-    DatasetSpec(
-        name="gaussian",
-        load=_load_gaussian,
-        mean=(0.0,),  # features are used as they are (one value broadcasts over all d)
-        std=(1.0,),
-        augment=False,
-        clamp=False,
-        num_classes=2,
-        how_to_get="it is synthetic and needs no files",
-        defaults={
-            "d": 10,
-            "mu_pos": 1.0,
-            "mu_neg": 1.0,
-            "sigma_pos": 1.0,
-            "sigma_neg": 2.0,
-            "alpha": 0.5,
-            "n_train": 4000,
-            "n_test": 2000,
-            "seed": 0,
-        },
-    )
-)

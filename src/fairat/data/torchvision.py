@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from fairat.data.containers import DatasetCorruptError, DatasetMissingError, DatasetSpec, RawDataset
-from fairat.data.sources import DATASETS, require, resolve_options
+from fairat.data.containers import DatasetCorruptError, DatasetMissingError, RawDataset
+from fairat.data.sources import DATASETS, Loader, register_dataset, require, resolve_options
 
 _STL10_CLASSES = [
     "airplane",
@@ -58,7 +58,6 @@ def _load_torchvision(
     root: Path,
     options: dict,
     cls: type,
-    make: Callable[[Path, bool, bool], Any],
     convert: Callable[[Any], tuple[np.ndarray, np.ndarray, list[str]]],
 ) -> RawDataset:
     """Load a torchvision dataset with md5 verification, offline unless ``download`` is set.
@@ -80,12 +79,18 @@ def _load_torchvision(
     ``stl10_binary.tar.gz``) is present, its md5 is checked and it is extracted offline.
     Missing files without ``download: true`` raise :class:`DatasetMissingError`.
     """
+    from torchvision.datasets import CIFAR10
     from torchvision.datasets.utils import check_integrity, extract_archive
 
     spec = DATASETS.get(name)
     opts = resolve_options(name, options)
     root = Path(root)
     files = _expected_files(cls)
+
+    def make(train: bool, download: bool) -> Any:
+        if issubclass(cls, CIFAR10):  # and CIFAR100
+            return cls(str(root), train=train, download=download)
+        return cls(str(root), split="train" if train else "test", download=download)
 
     def missing() -> list[str]:
         return [rel for rel, _ in files if not (root / rel).is_file()]
@@ -102,13 +107,13 @@ def _load_torchvision(
             raise DatasetMissingError(name, root, looked_for, spec.how_to_get)
         root.mkdir(parents=True, exist_ok=True)
         for train in (True, False):
-            make(root, train, True)
+            make(train, True)
     bad = _bad_md5(root, files)
     if bad:
         raise DatasetCorruptError(name, root, bad)
 
-    x_train, y_train, classes = convert(make(root, True, False))
-    x_test, y_test, test_classes = convert(make(root, False, False))
+    x_train, y_train, classes = convert(make(True, False))
+    x_test, y_test, test_classes = convert(make(False, False))
     if classes != test_classes:
         raise ValueError(f"{name}: train classes {classes} differ from test classes {test_classes}")
     if "image_size" in opts:
@@ -155,54 +160,19 @@ def _convert_stl10(ds: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return x, np.asarray(ds.labels, dtype=np.int64), classes
 
 
-def _load_cifar10(root: Path, options: dict) -> RawDataset:
-    from torchvision.datasets import CIFAR10
-
-    def make(r: Path, train: bool, download: bool) -> Any:
-        return CIFAR10(str(r), train=train, download=download)
-
-    return _load_torchvision("cifar10", root, options, CIFAR10, make, _convert_cifar)
-
-
-def _load_cifar100(root: Path, options: dict) -> RawDataset:
-    from torchvision.datasets import CIFAR100
-
-    def make(r: Path, train: bool, download: bool) -> Any:
-        return CIFAR100(str(r), train=train, download=download)
-
-    return _load_torchvision("cifar100", root, options, CIFAR100, make, _convert_cifar)
-
-
-def _load_svhn(root: Path, options: dict) -> RawDataset:
-    from torchvision.datasets import SVHN
-
-    def make(r: Path, train: bool, download: bool) -> Any:
-        return SVHN(str(r), split="train" if train else "test", download=download)
-
-    return _load_torchvision("svhn", root, options, SVHN, make, _convert_svhn)
-
-
-def _load_stl10(root: Path, options: dict) -> RawDataset:
-    from torchvision.datasets import STL10
-
-    def make(r: Path, train: bool, download: bool) -> Any:
-        return STL10(str(r), split="train" if train else "test", download=download)
-
-    return _load_torchvision("stl10", root, options, STL10, make, _convert_stl10)
-
-
-def _register_torchvision(
+def _torchvision_dataset(
     name: str,
-    load: Callable[[Path, dict], RawDataset],
+    *,
     mean: tuple[float, ...],
     std: tuple[float, ...],
     num_classes: int,
     files: str,
     extra_defaults: dict | None = None,
-) -> None:
-    spec = DatasetSpec(
-        name=name,
-        load=load,
+) -> Callable[[Loader], Loader]:
+    """:func:`register_dataset` with what the torchvision sources share: augmented, clamped
+    images with the ``download`` and ``normalize`` options; ``files`` says what to place."""
+    return register_dataset(
+        name,
         mean=mean,
         std=std,
         augment=True,
@@ -213,42 +183,59 @@ def _register_torchvision(
         ),
         defaults={"download": False, "normalize": True, **(extra_defaults or {})},
     )
-    DATASETS.register(name)(spec)
 
 
 # Commonly quoted per-channel statistics of the training sets in [0, 1] pixel units (the std is
 # over all pixels of a channel), as listed e.g. in Lightning-Bolts' dataset_normalizations; not
 # recomputed here because the raw data is not available offline.
-_register_torchvision(
+@_torchvision_dataset(
     "cifar10",
-    _load_cifar10,
     mean=(0.4914, 0.4822, 0.4465),
     std=(0.2471, 0.2435, 0.2616),
     num_classes=10,
     files="torchvision's CIFAR-10 archive (cifar-10-python.tar.gz) or cifar-10-batches-py/",
 )
-_register_torchvision(
+def _load_cifar10(root: Path, options: dict) -> RawDataset:
+    from torchvision.datasets import CIFAR10
+
+    return _load_torchvision("cifar10", root, options, CIFAR10, _convert_cifar)
+
+
+@_torchvision_dataset(
     "cifar100",
-    _load_cifar100,
     mean=(0.5071, 0.4865, 0.4409),
     std=(0.2673, 0.2564, 0.2762),
     num_classes=100,
     files="torchvision's CIFAR-100 archive (cifar-100-python.tar.gz) or cifar-100-python/",
 )
-_register_torchvision(
+def _load_cifar100(root: Path, options: dict) -> RawDataset:
+    from torchvision.datasets import CIFAR100
+
+    return _load_torchvision("cifar100", root, options, CIFAR100, _convert_cifar)
+
+
+@_torchvision_dataset(
     "svhn",
-    _load_svhn,
     mean=(0.4377, 0.4438, 0.4728),
     std=(0.1980, 0.2010, 0.1970),
     num_classes=10,
     files="train_32x32.mat and test_32x32.mat from http://ufldl.stanford.edu/housenumbers/",
 )
-_register_torchvision(
+def _load_svhn(root: Path, options: dict) -> RawDataset:
+    from torchvision.datasets import SVHN
+
+    return _load_torchvision("svhn", root, options, SVHN, _convert_svhn)
+
+
+@_torchvision_dataset(
     "stl10",
-    _load_stl10,
     mean=(0.4467, 0.4398, 0.4066),
     std=(0.2603, 0.2566, 0.2713),
     num_classes=10,
     files="torchvision's STL-10 archive (stl10_binary.tar.gz) or stl10_binary/",
     extra_defaults={"image_size": 96},  # native; the DAFA/TRIX recipe resizes to 64
 )
+def _load_stl10(root: Path, options: dict) -> RawDataset:
+    from torchvision.datasets import STL10
+
+    return _load_torchvision("stl10", root, options, STL10, _convert_stl10)

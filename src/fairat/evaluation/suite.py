@@ -41,7 +41,8 @@ from fairat.attacks.precision import full_precision
 from fairat.config.attack_names import NAME, WORST_CASE, attack_eps, check_attack_name
 from fairat.config.eps import attack_base
 from fairat.evaluation.metrics import attack_report
-from fairat.runtime.checkpoint import DamagedFileError, load_torch, move_aside, save_torch
+from fairat.runtime.checkpoint import load_torch, move_aside, save_torch
+from fairat.runtime.errors import DamagedFileError
 from fairat.runtime.progress import progress_bar
 from fairat.training.device import strict_fp32
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fairat.methods.base import TrainContext
+from fairat.methods.base import EpochStats, Method, TrainContext, class_names_state
 from fairat.methods.trades import trades_terms
 
 
@@ -183,3 +183,52 @@ class DafaSchedule:
         self.sums = state["sums"].to(self.ctx.device, torch.float64).clone()
         self.counts = state["counts"].to(self.ctx.device, torch.float64).clone()
         self.frozen = bool(state["frozen"])
+
+
+class DafaWeighted(Method):
+    """What DAFA and TRIX share around their :class:`DafaSchedule` (``self.schedule``, built by
+    the subclass with its own ``lam``): the warm-up check, the idle-mechanism check, the
+    weighted TRADES loss on ``self.adversarial``'s examples, the epoch hooks, the logged
+    weights and radii, and the schedule in the method's state."""
+
+    schedule: DafaSchedule
+
+    @classmethod
+    def idle_mechanism(cls, params: Any, state: list[dict[str, float]]) -> str | None:
+        return dafa_idle(params, state)
+
+    @classmethod
+    def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
+        check_warmup(params.warmup_epoch, epochs, f"{where}.warmup_epoch")
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x_adv = self.adversarial(model, x, y)
+        return self.schedule.loss(model, x, x_adv, y, self.params.beta)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        super().on_epoch_start(epoch)
+        self.schedule.start_epoch()
+
+    def on_epoch_end(self, stats: EpochStats) -> None:
+        self.schedule.end_epoch(stats.epoch)
+
+    def extra_state(self) -> dict[str, float]:
+        """The subclass's own ``method_state.csv`` columns, logged between the radii and
+        ``weights_frozen``; none by default."""
+        return {}
+
+    def log_state(self) -> dict[str, float]:
+        names = self.ctx.class_names
+        return {
+            **class_names_state("weight", self.ctx.class_weights, names),
+            **class_names_state("eps", self.ctx.class_eps, names),
+            **self.extra_state(),
+            "weights_frozen": float(self.schedule.frozen),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "dafa": self.schedule.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.schedule.load_state_dict(state["dafa"])

@@ -39,7 +39,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fairat.attacks import perturb
 from fairat.methods._codat_weights import worst_case_weights
 from fairat.methods.base import (
     AT_LEAST_ONE,
@@ -50,6 +49,7 @@ from fairat.methods.base import (
     TrainContext,
     class_names_state,
 )
+from fairat.methods.pgd_at import pgd_attack
 from fairat.methods.registry import METHODS
 
 
@@ -101,17 +101,8 @@ class CODAT(Method):
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = self.params
-        eps = self.eps_for(y)
-        x_adv = perturb(
-            model,
-            x,
-            y,
-            eps=eps,
-            step_size=self.step_for(y, p.step_ratio, p.step_size),
-            steps=p.steps,
-            loss="ce",
-            random_start="uniform",
-            clamp=self.ctx.clamp,
+        x_adv = pgd_attack(
+            self, model, x, y, steps=p.steps, step_ratio=p.step_ratio, step_size=p.step_size
         )
         ce = F.cross_entropy(model(x_adv).float(), y, reduction="none")
         loss, p_full = codat_objective(ce, y, self.ctx.num_classes, p.eta)

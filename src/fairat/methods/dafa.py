@@ -59,15 +59,13 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from fairat.methods._dafa_weights import DafaSchedule, check_warmup, dafa_idle
+from fairat.methods._dafa_weights import DafaSchedule, DafaWeighted
 from fairat.methods.base import (
     AT_LEAST_ONE,
     NON_NEGATIVE,
-    EpochStats,
     Method,
     Range,
     TrainContext,
-    class_names_state,
     same_fields,
     same_until,
 )
@@ -76,7 +74,7 @@ from fairat.methods.trades import TRADES, TradesParams, trades_attack
 
 
 @METHODS.register("dafa")
-class DAFA(Method):
+class DAFA(DafaWeighted):
     @dataclass(frozen=True)
     class Params(TradesParams):
         lam: float = 1.0
@@ -87,14 +85,6 @@ class DAFA(Method):
             "lam": NON_NEGATIVE,
             "warmup_epoch": AT_LEAST_ONE,
         }
-
-    @classmethod
-    def idle_mechanism(cls, params: Any, state: list[dict[str, float]]) -> str | None:
-        return dafa_idle(params, state)
-
-    @classmethod
-    def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
-        check_warmup(params.warmup_epoch, epochs, f"{where}.warmup_epoch")
 
     @classmethod
     def prefix_epochs(cls, params: Any, other: type[Method], other_params: Any) -> int:
@@ -128,29 +118,3 @@ class DAFA(Method):
 
     def adversarial(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return trades_attack(self, model, x, y)
-
-    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        x_adv = self.adversarial(model, x, y)
-        return self.schedule.loss(model, x, x_adv, y, self.params.beta)
-
-    def on_epoch_start(self, epoch: int) -> None:
-        super().on_epoch_start(epoch)
-        self.schedule.start_epoch()
-
-    def on_epoch_end(self, stats: EpochStats) -> None:
-        self.schedule.end_epoch(stats.epoch)
-
-    def log_state(self) -> dict[str, float]:
-        names = self.ctx.class_names
-        return {
-            **class_names_state("weight", self.ctx.class_weights, names),
-            **class_names_state("eps", self.ctx.class_eps, names),
-            "weights_frozen": float(self.schedule.frozen),
-        }
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "dafa": self.schedule.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.schedule.load_state_dict(state["dafa"])

@@ -18,6 +18,32 @@ from fairat.methods.base import POSITIVE, Method, Range
 from fairat.methods.registry import METHODS
 
 
+def fgsm_attack(
+    method: Method,
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    step_scale: float,
+    random_start: bool,
+) -> torch.Tensor:
+    """One signed-gradient step on the cross-entropy for ``method``, within each sample's class
+    radius eps (``Method.eps_for``): from a uniform start with step ``step_scale * eps`` if
+    ``random_start``, else from the clean input with step eps."""
+    eps = method.eps_for(y)
+    return perturb(
+        model,
+        x,
+        y,
+        eps=eps,
+        step_size=eps * (step_scale if random_start else 1.0),
+        steps=1,
+        loss="ce",
+        random_start="uniform" if random_start else "none",
+        clamp=method.ctx.clamp,
+    )
+
+
 @METHODS.register("fgsm_at")
 class FGSMAT(Method):
     @dataclass(frozen=True)
@@ -29,16 +55,5 @@ class FGSMAT(Method):
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = self.params
-        eps = self.eps_for(y)
-        x_adv = perturb(
-            model,
-            x,
-            y,
-            eps=eps,
-            step_size=eps * (p.step_scale if p.random_start else 1.0),
-            steps=1,
-            loss="ce",
-            random_start="uniform" if p.random_start else "none",
-            clamp=self.ctx.clamp,
-        )
+        x_adv = fgsm_attack(self, model, x, y, step_scale=p.step_scale, random_start=p.random_start)
         return F.cross_entropy(model(x_adv).float(), y)

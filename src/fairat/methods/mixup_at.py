@@ -31,8 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fairat.attacks import perturb
 from fairat.methods.base import AT_LEAST_ONE, FRACTION, POSITIVE, Method, Range
+from fairat.methods.fgsm_at import fgsm_attack
+from fairat.methods.pgd_at import pgd_attack
 from fairat.methods.registry import METHODS
 
 ATTACKS = ("fgsm", "pgd")
@@ -115,29 +116,10 @@ class MixupAT(Method):
 
     def adversarial(self, model: nn.Module, x_mix: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = self.params
-        eps = self.eps_for(y)
         if p.attack == "pgd":
-            return perturb(
-                model,
-                x_mix,
-                y,
-                eps=eps,
-                step_size=eps * p.step_ratio,
-                steps=p.steps,
-                loss="ce",
-                random_start="uniform",
-                clamp=self.ctx.clamp,
-            )
-        return perturb(
-            model,
-            x_mix,
-            y,
-            eps=eps,
-            step_size=eps * (FAST_FGSM_STEP if p.random_start else 1.0),
-            steps=1,
-            loss="ce",
-            random_start="uniform" if p.random_start else "none",
-            clamp=self.ctx.clamp,
+            return pgd_attack(self, model, x_mix, y, steps=p.steps, step_ratio=p.step_ratio)
+        return fgsm_attack(
+            self, model, x_mix, y, step_scale=FAST_FGSM_STEP, random_start=p.random_start
         )
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

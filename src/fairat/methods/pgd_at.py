@@ -18,6 +18,31 @@ from fairat.methods.base import AT_LEAST_ONE, POSITIVE, Method, Range
 from fairat.methods.registry import METHODS
 
 
+def pgd_attack(
+    method: Method,
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    steps: int,
+    step_ratio: float,
+    step_size: float | None = None,
+) -> torch.Tensor:
+    """Madry et al.'s attack for ``method``: from a uniform start in each sample's class radius
+    (``Method.eps_for``), ``steps`` ascent steps on the cross-entropy, step ``Method.step_for``."""
+    return perturb(
+        model,
+        x,
+        y,
+        eps=method.eps_for(y),
+        step_size=method.step_for(y, step_ratio, step_size),
+        steps=steps,
+        loss="ce",
+        random_start="uniform",
+        clamp=method.ctx.clamp,
+    )
+
+
 @METHODS.register("pgd_at")
 class PGDAT(Method):
     @dataclass(frozen=True)
@@ -34,15 +59,7 @@ class PGDAT(Method):
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = self.params
-        x_adv = perturb(
-            model,
-            x,
-            y,
-            eps=self.eps_for(y),
-            step_size=self.step_for(y, p.step_ratio, p.step_size),
-            steps=p.steps,
-            loss="ce",
-            random_start="uniform",
-            clamp=self.ctx.clamp,
+        x_adv = pgd_attack(
+            self, model, x, y, steps=p.steps, step_ratio=p.step_ratio, step_size=p.step_size
         )
         return F.cross_entropy(model(x_adv).float(), y)

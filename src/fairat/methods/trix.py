@@ -82,9 +82,8 @@ from fairat.attacks import perturb
 from fairat.attacks.precision import full_precision
 from fairat.methods._dafa_weights import (
     DafaSchedule,
-    check_warmup,
+    DafaWeighted,
     class_similarity,
-    dafa_idle,
     dafa_weights,
 )
 from fairat.methods.base import (
@@ -92,7 +91,6 @@ from fairat.methods.base import (
     AT_LEAST_ONE,
     NON_NEGATIVE,
     POSITIVE,
-    EpochStats,
     Method,
     Range,
     TrainContext,
@@ -132,7 +130,7 @@ def draw_targets(
 
 
 @METHODS.register("trix")
-class TRIX(Method):
+class TRIX(DafaWeighted):
     @dataclass(frozen=True)
     class Params(TradesParams):
         lam: float = 1.0
@@ -157,12 +155,8 @@ class TRIX(Method):
         }
 
     @classmethod
-    def idle_mechanism(cls, params: Any, state: list[dict[str, float]]) -> str | None:
-        return dafa_idle(params, state)
-
-    @classmethod
     def check_epochs(cls, params: Any, epochs: int, where: str) -> None:
-        check_warmup(params.warmup_epoch, epochs, f"{where}.warmup_epoch")
+        super().check_epochs(params, epochs, where)
         if params.mix_from_epoch >= epochs:
             raise ValueError(
                 f"{where}.mix_from_epoch: {params.mix_from_epoch} leaves none of the run's "
@@ -278,42 +272,26 @@ class TRIX(Method):
             )
         return x_adv
 
-    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        x_adv = self.adversarial(model, x, y)
-        return self.schedule.loss(model, x, x_adv, y, self.params.beta)
-
     def on_epoch_start(self, epoch: int) -> None:
         super().on_epoch_start(epoch)
-        self.schedule.start_epoch()
         self.targeted.zero_()
         self.seen.zero_()
-
-    def on_epoch_end(self, stats: EpochStats) -> None:
-        self.schedule.end_epoch(stats.epoch)
 
     def targeted_fraction(self) -> torch.Tensor:
         """Per class, the fraction of this epoch's samples that got the targeted attack."""
         return self.targeted / self.seen.clamp(min=1.0)
 
-    def log_state(self) -> dict[str, float]:
-        names = self.ctx.class_names
-        return {
-            **class_names_state("weight", self.ctx.class_weights, names),
-            **class_names_state("eps", self.ctx.class_eps, names),
-            **class_names_state("targeted", self.targeted_fraction(), names),
-            "weights_frozen": float(self.schedule.frozen),
-        }
+    def extra_state(self) -> dict[str, float]:
+        return class_names_state("targeted", self.targeted_fraction(), self.ctx.class_names)
 
     def state_dict(self) -> dict[str, Any]:
         return {
             **super().state_dict(),
-            "dafa": self.schedule.state_dict(),
             "targeted": self.targeted.clone(),
             "seen": self.seen.clone(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self.schedule.load_state_dict(state["dafa"])
         self.targeted = state["targeted"].to(self.ctx.device, torch.float64).clone()
         self.seen = state["seen"].to(self.ctx.device, torch.float64).clone()

@@ -150,6 +150,29 @@ def image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, int
     return channels, height, width
 
 
+def residual_stages(
+    block: Callable[[int, int, int], nn.Module],
+    channels: int,
+    blocks: tuple[int, ...],
+    widths: tuple[int, ...],
+) -> tuple[nn.Sequential, int]:
+    """The stages of a CIFAR-style ResNet: stage ``i`` holds ``blocks[i]`` blocks of
+    ``widths[i]`` channels, the first one strided by 2 (1 in the first stage).
+
+    ``block(in_channels, out_channels, stride)`` builds one block; the blocks are built in
+    order. Returns ``Sequential`` of one ``Sequential`` per stage and the output channels.
+    """
+    stages: list[nn.Module] = []
+    for i, (count, width) in enumerate(zip(blocks, widths, strict=True)):
+        stride = 1 if i == 0 else 2
+        layers: list[nn.Module] = []
+        for j in range(count):
+            layers.append(block(channels, width, stride if j == 0 else 1))
+            channels = width
+        stages.append(nn.Sequential(*layers))
+    return nn.Sequential(*stages), channels
+
+
 def init_conv_net(module: nn.Module) -> None:
     """He (kaiming) normal init for convolutions, unit/zero batch norm, zero linear bias.
 

@@ -14,15 +14,24 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fairat.models._common import NoArgs, image_shape, init_conv_net, register_model
+from fairat.models._common import (
+    NoArgs,
+    image_shape,
+    init_conv_net,
+    register_model,
+    residual_stages,
+)
 
 NAME = "preact_resnet18"
 
 
 class PreActBlock(nn.Module):
-    """BN-ReLU-conv3x3 twice, added to the (projected) input; no activation after the sum."""
+    """BN-ReLU-conv3x3, BN-ReLU-(dropout)-conv3x3, added to the (projected) input; no
+    activation after the sum. ``dropout`` is the WideResNet's (0 in PreAct ResNet-18)."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv1 = nn.Conv2d(
@@ -30,6 +39,7 @@ class PreActBlock(nn.Module):
         )
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
+        self.dropout = dropout
         self.shortcut: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nn.Conv2d(
@@ -39,13 +49,18 @@ class PreActBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         pre = F.relu(self.bn1(x))
         residual = x if self.shortcut is None else self.shortcut(pre)
-        out = self.conv1(pre)
-        out = self.conv2(F.relu(self.bn2(out)))
-        return out + residual
+        out = F.relu(self.bn2(self.conv1(pre)))
+        if self.dropout > 0:
+            out = F.dropout(out, p=self.dropout, training=self.training)
+        return self.conv2(out) + residual
 
 
 class PreActResNet(nn.Module):
-    """CIFAR-style pre-activation ResNet; ``blocks`` gives the number of blocks per stage."""
+    """CIFAR-style pre-activation ResNet; ``blocks`` gives the number of blocks per stage.
+
+    The stem convolution has ``stem`` channels (default ``widths[0]``); ``dropout`` goes into
+    every block. :class:`fairat.models.wrn34_10.WideResNet` is this network, widened.
+    """
 
     def __init__(
         self,
@@ -53,19 +68,18 @@ class PreActResNet(nn.Module):
         num_classes: int,
         blocks: tuple[int, ...] = (2, 2, 2, 2),
         widths: tuple[int, ...] = (64, 128, 256, 512),
+        stem: int | None = None,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, widths[0], kernel_size=3, padding=1, bias=False)
-        stages: list[nn.Module] = []
-        channels = widths[0]
-        for i, (count, width) in enumerate(zip(blocks, widths, strict=True)):
-            stride = 1 if i == 0 else 2
-            layers: list[nn.Module] = []
-            for j in range(count):
-                layers.append(PreActBlock(channels, width, stride if j == 0 else 1))
-                channels = width
-            stages.append(nn.Sequential(*layers))
-        self.layers = nn.Sequential(*stages)
+        stem = widths[0] if stem is None else stem
+        self.conv1 = nn.Conv2d(in_channels, stem, kernel_size=3, padding=1, bias=False)
+        self.layers, channels = residual_stages(
+            lambda cin, cout, stride: PreActBlock(cin, cout, stride, dropout),
+            stem,
+            blocks,
+            widths,
+        )
         self.bn = nn.BatchNorm2d(channels)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)

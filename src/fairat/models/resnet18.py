@@ -14,7 +14,13 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fairat.models._common import NoArgs, image_shape, init_conv_net, register_model
+from fairat.models._common import (
+    NoArgs,
+    image_shape,
+    init_conv_net,
+    register_model,
+    residual_stages,
+)
 
 NAME = "resnet18"
 
@@ -81,16 +87,12 @@ class ResNet(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, widths[0], kernel_size=3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
-        stages: list[nn.Module] = []
-        channels = widths[0]
-        for i, (count, width) in enumerate(zip(blocks, widths, strict=True)):
-            stride = 1 if i == 0 else 2
-            layers: list[nn.Module] = []
-            for j in range(count):
-                layers.append(BasicBlock(channels, width, stride if j == 0 else 1, shortcut))
-                channels = width
-            stages.append(nn.Sequential(*layers))
-        self.layers = nn.Sequential(*stages)
+        self.layers, channels = residual_stages(
+            lambda cin, cout, stride: BasicBlock(cin, cout, stride, shortcut),
+            widths[0],
+            blocks,
+            widths,
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
         init_conv_net(self)

@@ -17,44 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch.nn.functional as F
-from torch import Tensor, nn
-
 from fairat.config.params import AT_LEAST_ONE, Range
-from fairat.models._common import ModelArgs, image_shape, init_conv_net, register_model
+from fairat.models._common import ModelArgs, image_shape, register_model
+from fairat.models.preact_resnet18 import PreActResNet
 
 NAME = "wrn34_10"
 
 
-class WideBlock(nn.Module):
-    """BN-ReLU-conv3x3, BN-ReLU-(dropout)-conv3x3, plus the (projected) input."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int, dropout: float) -> None:
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(in_channels)
-        self.conv1 = nn.Conv2d(
-            in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False
-        )
-        self.bn2 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False)
-        self.dropout = dropout
-        self.shortcut: nn.Module | None = None
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Conv2d(
-                in_channels, out_channels, kernel_size=1, stride=stride, bias=False
-            )
-
-    def forward(self, x: Tensor) -> Tensor:
-        pre = F.relu(self.bn1(x))
-        residual = x if self.shortcut is None else self.shortcut(pre)
-        out = F.relu(self.bn2(self.conv1(pre)))
-        if self.dropout > 0:
-            out = F.dropout(out, p=self.dropout, training=self.training)
-        return self.conv2(out) + residual
-
-
-class WideResNet(nn.Module):
-    """WRN-``depth``-``widen_factor``; ``depth`` must be 6n + 4."""
+class WideResNet(PreActResNet):
+    """WRN-``depth``-``widen_factor``; ``depth`` must be 6n + 4: a pre-activation ResNet with a
+    16-channel stem and three groups of n blocks, 16k/32k/64k channels (k = ``widen_factor``)."""
 
     def __init__(
         self,
@@ -64,29 +36,9 @@ class WideResNet(nn.Module):
         widen_factor: int = 10,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
         n = (depth - 4) // 6
         widths = (16 * widen_factor, 32 * widen_factor, 64 * widen_factor)
-        self.conv1 = nn.Conv2d(in_channels, 16, kernel_size=3, padding=1, bias=False)
-        groups: list[nn.Module] = []
-        channels = 16
-        for i, width in enumerate(widths):
-            stride = 1 if i == 0 else 2
-            blocks: list[nn.Module] = []
-            for j in range(n):
-                blocks.append(WideBlock(channels, width, stride if j == 0 else 1, dropout))
-                channels = width
-            groups.append(nn.Sequential(*blocks))
-        self.layers = nn.Sequential(*groups)
-        self.bn = nn.BatchNorm2d(channels)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(channels, num_classes)
-        init_conv_net(self)
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.layers(self.conv1(x))
-        out = F.relu(self.bn(out))
-        return self.fc(self.pool(out).flatten(1))
+        super().__init__(in_channels, num_classes, (n, n, n), widths, stem=16, dropout=dropout)
 
 
 @dataclass(frozen=True)

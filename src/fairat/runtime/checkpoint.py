@@ -15,7 +15,7 @@ by the next Snakemake run.
 It lives in runtime, with the other process plumbing, because every stage writes and reads
 through it (the config schema, prepared data, checkpoints and the RNG state a resumed run
 restores, evaluations, tables) and it knows nothing of the science: it imports nothing from
-fairat, so that config and data, the lowest stages, may use it.
+fairat outside runtime, so that config and data, the lowest stages, may use it.
 """
 
 from __future__ import annotations
@@ -33,20 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fairat.runtime.errors import DamagedFileError
+
 if TYPE_CHECKING:
     import torch
 
 # torch is imported inside the functions that need it: the table and figure jobs write through
 # this module and would otherwise spend seconds of start-up importing torch for nothing.
-
-
-class DamagedFileError(RuntimeError):
-    """A file fairat wrote (or should have) cannot be read: truncated, empty or not its format."""
-
-    def __init__(self, path: str | Path, reason: str, what_to_do: str = "") -> None:
-        self.path = Path(path)
-        todo = what_to_do or "delete it, and run snakemake again to rebuild it"
-        super().__init__(f"{self.path}: damaged or not a fairat file ({reason}); {todo}")
 
 
 class UnsafeFileError(RuntimeError):

@@ -44,7 +44,6 @@ from fairat.data import SplitData, augment_batch, to_float
 from fairat.evaluation.suite import evaluate_model
 from fairat.methods import METHODS, EpochStats, Method, TrainContext
 from fairat.runtime.checkpoint import (
-    DamagedFileError,
     atomic_write,
     load_torch,
     move_aside,
@@ -53,6 +52,7 @@ from fairat.runtime.checkpoint import (
     save_torch,
     set_rng_state,
 )
+from fairat.runtime.errors import DamagedFileError
 from fairat.runtime.progress import progress_bar
 from fairat.training.device import (
     configure_backends,
