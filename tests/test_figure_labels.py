@@ -25,7 +25,7 @@ import fairat.reporting.confusion_figures as confusion_figures  # noqa: E402
 import fairat.reporting.figures as figures  # noqa: E402
 import fairat.reporting.paper_figures as paper_figures  # noqa: E402
 from fairat.reporting.class_labels import display_name, fit_class_ticks, wrap_name  # noqa: E402
-from fairat.reporting.tables import CLASSWISE_COLUMNS  # noqa: E402
+from fairat.reporting.classwise import CLASSWISE_COLUMNS  # noqa: E402
 
 METHODS = ["natural", "pgd_at", "trades", "trades_dafa", "label_aug_at", "frl_rwrm", "cfa"]
 NAMES = {"digits": DIGITS, "cifar10": CIFAR10, "cifar100": CIFAR100}

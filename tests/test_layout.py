@@ -179,10 +179,10 @@ def write(root: Path, module: str, text: str) -> None:
 @pytest.mark.parametrize(
     ("importer", "source", "reason"),
     [
-        ("fairat.config.x", "from fairat.reporting.tables import t\n", "backward"),
+        ("fairat.config.x", "from fairat.reporting.summary import t\n", "backward"),
         ("fairat.data.x", "def f():\n    import fairat.training.loop\n", "backward"),
         ("fairat.models.x", "from fairat.methods import METHODS\n", "backward"),
-        ("fairat.training.x", "from fairat.reporting import tables\n", "backward"),
+        ("fairat.training.x", "from fairat.reporting import summary\n", "backward"),
         ("fairat.runtime.x", "from fairat.config import eps\n", "runtime imports nothing"),
         ("fairat.reporting.x", "from fairat.theory import f\n", "nothing in src imports theory"),
         ("fairat.theory.x", "from fairat.config.eps import e\n", "theory imports only"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from fairat.reporting.classwise import CLASSWISE_COLUMNS
 from fairat.reporting.paper_figures import (
     KINDS,
     figure_keys,
@@ -18,7 +19,6 @@ from fairat.reporting.paper_figures import (
     read_histories,
     write_figures,
 )
-from fairat.reporting.tables import CLASSWISE_COLUMNS
 
 CLASSES = ["cat", "dog", "ship"]
 METHODS = ["trades", "fair", "natural"]

@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from fairat.reporting.class_labels import display_name, fit_class_ticks, grow_for_labels  # noqa: E402
-from fairat.reporting.tables import robust_attack  # noqa: E402
+from fairat.reporting.summary import robust_attack  # noqa: E402
 from fairat.training.checkpoint import atomic_write  # noqa: E402
 
 

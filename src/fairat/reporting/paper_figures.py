@@ -10,7 +10,7 @@ One style for all (seaborn whitegrid, paper context, the "colorblind" palette, s
 - ``epochs``: per-class validation robust accuracy over the training epochs, a panel per
   method, a line per class (mean over seeds) and the class average in black.
 
-Robust accuracy is under ``fairat.reporting.tables.robust_attack`` (``worst_case`` when evaluated).
+Robust accuracy is under ``fairat.reporting.summary.robust_attack`` (``worst_case`` when evaluated).
 ``figure_stem`` names the files; ``write_figures`` draws every requested output.
 """
 
@@ -32,7 +32,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from fairat.config.eps import eps_tag, parse_eps  # noqa: E402
 from fairat.reporting.class_labels import fit_class_ticks, fitting_legend  # noqa: E402
 from fairat.reporting.figures import class_grid  # noqa: E402
-from fairat.reporting.tables import robust_attack, run_summaries  # noqa: E402
+from fairat.reporting.summary import robust_attack, run_summaries  # noqa: E402
 from fairat.training.checkpoint import atomic_write  # noqa: E402
 
 KINDS = ("heatmap", "eps", "tradeoff", "epochs")
