@@ -10,7 +10,7 @@ from fairat.runtime.jobserver import hand_over
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
 from fairat.reporting.bootstrap import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, bootstrap_tables
-from fairat.reporting.tables import read_classwise
+from fairat.reporting.classwise import read_classwise
 from fairat.runtime.checkpoint import save_text
 from fairat.runtime.logs import log_to
 

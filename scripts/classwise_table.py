@@ -6,7 +6,7 @@ from fairat.runtime.jobserver import hand_over
 # and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.reporting.tables import classwise_table, sanity_table
+from fairat.reporting.classwise import classwise_table, sanity_table
 from fairat.runtime.checkpoint import save_text
 from fairat.runtime.logs import log_to
 

@@ -7,9 +7,9 @@ from fairat.runtime.jobserver import hand_over
 # and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
+from fairat.reporting.classwise import classwise_table, read_classwise
 from fairat.reporting.corruption_tables import corruption_table
 from fairat.reporting.paper_tables import to_csv, to_latex, to_markdown
-from fairat.reporting.tables import classwise_table, read_classwise
 from fairat.runtime.checkpoint import save_text
 from fairat.runtime.logs import log_to
 

@@ -8,7 +8,8 @@ from fairat.runtime.jobserver import hand_over
 # and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
-from fairat.reporting.paper_figures import read_histories, write_figures
+from fairat.reporting.paper_epochs import read_histories
+from fairat.reporting.paper_figures import write_figures
 from fairat.runtime.checkpoint import save_text
 from fairat.runtime.logs import log_to
 

@@ -7,8 +7,8 @@ from fairat.runtime.jobserver import hand_over
 # and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
+from fairat.reporting.classwise import read_classwise
 from fairat.reporting.paper_tables import paper_tables, to_csv, to_latex, to_markdown
-from fairat.reporting.tables import read_classwise
 from fairat.runtime.checkpoint import save_text
 from fairat.runtime.logs import log_to
 

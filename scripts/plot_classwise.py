@@ -6,8 +6,8 @@ from fairat.runtime.jobserver import hand_over
 # and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
+from fairat.reporting.classwise import read_classwise
 from fairat.reporting.figures import plot_classwise_robust
-from fairat.reporting.tables import read_classwise
 from fairat.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)

@@ -9,7 +9,7 @@ hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script dir
 from fairat.config.eps import eps_tag
 from fairat.evaluation.confusion import read_confusion
 from fairat.reporting.confusion_figures import plot_confusion_block
-from fairat.reporting.tables import robust_attack
+from fairat.reporting.summary import robust_attack
 from fairat.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):  # noqa: F821 (injected by snakemake's script directive)

@@ -7,16 +7,10 @@ from fairat.runtime.jobserver import hand_over
 # and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
+from fairat.reporting.classwise import read_classwise, read_sanity
 from fairat.reporting.engagement import idle_runs
-from fairat.reporting.tables import (
-    metrics_json,
-    paired_table,
-    read_classwise,
-    read_sanity,
-    summary_latex,
-    summary_markdown,
-    summary_table,
-)
+from fairat.reporting.summary import metrics_json, paired_table, summary_table
+from fairat.reporting.summary_text import summary_latex, summary_markdown
 from fairat.runtime.checkpoint import save_json, save_text
 from fairat.runtime.logs import log_to
 

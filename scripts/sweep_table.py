@@ -6,8 +6,8 @@ from fairat.runtime.jobserver import hand_over
 # and matplotlib (fairat.runtime.jobserver)
 hand_over(snakemake, __file__)  # noqa: F821 (injected by snakemake's script directive)
 
+from fairat.reporting.summary import read_summary
 from fairat.reporting.sweeps import sweep_table
-from fairat.reporting.tables import read_summary
 from fairat.runtime.checkpoint import save_text
 from fairat.runtime.logs import log_to
 

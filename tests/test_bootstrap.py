@@ -25,7 +25,9 @@ from fairat.reporting.bootstrap import (
     worst_frequency,
     worst_interval,
 )
-from fairat.reporting.tables import CLASSWISE_COLUMNS, summary_markdown, summary_table
+from fairat.reporting.classwise import CLASSWISE_COLUMNS
+from fairat.reporting.summary import summary_table
+from fairat.reporting.summary_text import summary_markdown
 
 
 def classwise(accuracies: dict[int, list[float]], n: int, attack: str = "pgd20") -> pd.DataFrame:

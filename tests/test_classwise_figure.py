@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fairat.reporting.classwise import CLASSWISE_COLUMNS
 from fairat.reporting.figures import classwise_kind, plot_classwise_robust
-from fairat.reporting.tables import CLASSWISE_COLUMNS
 
 
 def frame(n_runs: int, n_classes: int) -> pd.DataFrame:

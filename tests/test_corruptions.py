@@ -22,9 +22,9 @@ from fairat.config.corruptions import (
 from fairat.config.runs import EvalConfig
 from fairat.config.schema import write_schema
 from fairat.evaluation.corruptions import generate, mce, read_published
+from fairat.reporting.classwise import CLASSWISE_COLUMNS
 from fairat.reporting.corruption_tables import corruption_table, strongest_pgd
 from fairat.reporting.paper_tables import to_markdown
-from fairat.reporting.tables import CLASSWISE_COLUMNS
 
 
 def test_mce_unnormalised_and_normalised_by_hand():

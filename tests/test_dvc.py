@@ -31,7 +31,7 @@ import pytest
 import yaml
 from helpers import checkout
 
-from fairat.reporting.tables import metrics_json, summary_table
+from fairat.reporting.summary import metrics_json, summary_table
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"

@@ -26,14 +26,9 @@ from fairat.evaluation.suite import (
     subset_indices,
     worst_case,
 )
-from fairat.reporting.tables import (
-    CLASSWISE_COLUMNS,
-    classwise_rows,
-    paired_table,
-    summary_latex,
-    summary_markdown,
-    summary_table,
-)
+from fairat.reporting.classwise import CLASSWISE_COLUMNS, classwise_rows
+from fairat.reporting.summary import paired_table, summary_table
+from fairat.reporting.summary_text import summary_latex, summary_markdown
 from fairat.training.loop import train
 
 
@@ -322,7 +317,7 @@ def test_summary_names_attacks_that_cover_a_subset():
 def test_classwise_rows_from_json_round_trip(tmp_path):
     path = tmp_path / "last.json"
     path.write_text(json.dumps(hand_made_results()[0]))
-    from fairat.reporting.tables import classwise_table
+    from fairat.reporting.classwise import classwise_table
 
     table = classwise_table([path])
     assert table["class"].tolist() == ["cat", "dog"]

@@ -23,9 +23,10 @@ from figure_checks import (  # noqa: E402
 
 import fairat.reporting.confusion_figures as confusion_figures  # noqa: E402
 import fairat.reporting.figures as figures  # noqa: E402
-import fairat.reporting.paper_figures as paper_figures  # noqa: E402
+import fairat.reporting.paper_epochs as paper_epochs  # noqa: E402
+import fairat.reporting.paper_heatmap as paper_heatmap  # noqa: E402
 from fairat.reporting.class_labels import display_name, fit_class_ticks, wrap_name  # noqa: E402
-from fairat.reporting.tables import CLASSWISE_COLUMNS  # noqa: E402
+from fairat.reporting.classwise import CLASSWISE_COLUMNS  # noqa: E402
 
 METHODS = ["natural", "pgd_at", "trades", "trades_dafa", "label_aug_at", "frl_rwrm", "cfa"]
 NAMES = {"digits": DIGITS, "cifar10": CIFAR10, "cifar100": CIFAR100}
@@ -88,7 +89,8 @@ def drawn(monkeypatch):
 
     monkeypatch.setattr(figures, "save_figure", keep)
     monkeypatch.setattr(confusion_figures, "save_figure", keep)
-    monkeypatch.setattr(paper_figures, "_save", keep)
+    monkeypatch.setattr(paper_heatmap, "_save", keep)
+    monkeypatch.setattr(paper_epochs, "_save", keep)
     yield kept
     plt.close("all")
 
@@ -110,7 +112,7 @@ def test_classwise_robust(drawn, names, kind, runs):
 @pytest.mark.parametrize("runs", [3])
 def test_paper_heatmap(drawn, names, runs):
     frame = classwise(NAMES_WITH_COARSE[names], METHODS[:runs])
-    paper_figures.plot_heatmap(frame, "d", "m", "8/255", "last", ["h.png"])
+    paper_heatmap.plot_heatmap(frame, "d", "m", "8/255", "last", ["h.png"])
     (fig,) = drawn
     assert_legible(fig, SHOWN[names] + METHODS[:runs])  # every class named, also CIFAR-100's
 
@@ -119,7 +121,7 @@ def test_paper_heatmap(drawn, names, runs):
 @pytest.mark.parametrize("runs", [2, 5])
 def test_paper_epochs_legend(drawn, names, runs):
     frame = histories(NAMES_WITH_COARSE[names], METHODS[:runs])
-    paper_figures.plot_epochs(frame, "d", "m", "8/255", ["e"])
+    paper_epochs.plot_epochs(frame, "d", "m", "8/255", ["e"])
     (fig,) = drawn
     # up to 20 classes a legend names them; CIFAR-100's 100 lines go without one
     assert_legible(fig, SHOWN[names] if names != "cifar100" else METHODS[:runs])

@@ -10,7 +10,10 @@ import sys
 import pytest
 
 TORCH_FREE = [
-    "fairat.reporting.tables",
+    "fairat.reporting.classwise",
+    "fairat.reporting.summary",
+    "fairat.reporting.summary_text",
+    "fairat.reporting.table_format",
     "fairat.reporting.figures",
     "fairat.reporting.paper_tables",
     "fairat.reporting.paper_figures",

@@ -152,14 +152,14 @@ def write(root: Path, module: str, text: str) -> None:
 @pytest.mark.parametrize(
     ("importer", "source", "reason"),
     [
-        ("fairat.config.x", "from fairat.reporting.tables import t\n", "backward"),
+        ("fairat.config.x", "from fairat.reporting.summary import t\n", "backward"),
         ("fairat.config.eps", "from fairat.config.runs import RunConfig\n", "backward"),
         ("fairat.data.x", "from fairat.config.checks import check\n", "backward"),
         ("fairat.methods.x", "def f():\n    import fairat.config.schema\n", "backward"),
         ("fairat.config.runs", "from fairat.training.loop import train\n", "backward"),
         ("fairat.data.x", "def f():\n    import fairat.training.loop\n", "backward"),
         ("fairat.models.x", "from fairat.methods import METHODS\n", "backward"),
-        ("fairat.training.x", "from fairat.reporting import tables\n", "backward"),
+        ("fairat.training.x", "from fairat.reporting import summary\n", "backward"),
         ("fairat.runtime.x", "from fairat.config import eps\n", "runtime imports nothing"),
         ("fairat.reporting.x", "from fairat.theory import f\n", "nothing in src imports theory"),
         ("fairat.theory.x", "from fairat.config.eps import e\n", "theory imports only"),

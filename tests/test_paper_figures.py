@@ -5,20 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from fairat.reporting.classwise import CLASSWISE_COLUMNS
+from fairat.reporting.paper_epochs import history_classes, plot_epochs, read_histories
+from fairat.reporting.paper_eps import plot_eps
 from fairat.reporting.paper_figures import (
     KINDS,
     figure_keys,
     figure_paths,
     figure_stem,
-    history_classes,
-    plot_epochs,
-    plot_eps,
-    plot_heatmap,
-    plot_tradeoff,
-    read_histories,
     write_figures,
 )
-from fairat.reporting.tables import CLASSWISE_COLUMNS
+from fairat.reporting.paper_heatmap import plot_heatmap
+from fairat.reporting.paper_tradeoff import plot_tradeoff
 
 CLASSES = ["cat", "dog", "ship"]
 METHODS = ["trades", "fair", "natural"]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from helpers import squeeze
 
+from fairat.reporting.classwise import CLASSWISE_COLUMNS
 from fairat.reporting.paper_tables import (
     error_stats,
     formatted,
@@ -20,7 +21,6 @@ from fairat.reporting.paper_tables import (
     to_markdown,
     trix_table,
 )
-from fairat.reporting.tables import CLASSWISE_COLUMNS
 
 CLASSES = ["a", "b", "c"]
 # accuracy of classes a, b, c per (method, seed, attack) at eps 8/255. pgd10 is above

@@ -25,13 +25,9 @@ import fairat.training.loop
 from fairat.evaluation.evaluate import evaluate_checkpoint
 from fairat.evaluation.suite import evaluate_model
 from fairat.methods import METHODS, EpochStats
-from fairat.reporting.tables import (
-    CLASSWISE_COLUMNS,
-    classwise_rows,
-    precision_label,
-    summary_markdown,
-    summary_table,
-)
+from fairat.reporting.classwise import CLASSWISE_COLUMNS, classwise_rows, precision_label
+from fairat.reporting.summary import summary_table
+from fairat.reporting.summary_text import summary_markdown
 from fairat.training.device import (
     configure_backends,
     precision_record,

@@ -25,7 +25,7 @@ from fairat.reporting.paper_tables import (
     paper_003_caveat,
     paper_003_radius_note,
 )
-from fairat.reporting.tables import RUN
+from fairat.reporting.summary import RUN
 
 BLOCK = ["dataset", "model", "eps", "checkpoint"]
 

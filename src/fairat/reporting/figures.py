@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from fairat.reporting.class_labels import display_name, fit_class_ticks, grow_for_labels  # noqa: E402
-from fairat.reporting.tables import robust_attack  # noqa: E402
+from fairat.reporting.summary import robust_attack  # noqa: E402
 from fairat.runtime.checkpoint import atomic_write  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def plot_classwise_robust(
 
 def class_grid(df: pd.DataFrame, runs: list[str], classes: list[str]) -> pd.DataFrame:
     """Accuracy (%) as the mean over seeds, a row per run and a column per class (as strings);
-    a class without test samples is NaN. The heatmaps here and in paper_figures share it."""
+    a class without test samples is NaN. The heatmaps here and in paper_heatmap share it."""
     df = df.assign(accuracy=df["accuracy"].where(df["n"] > 0), **{"class": df["class"].astype(str)})
     grid = df.groupby(["run", "class"], sort=False)["accuracy"].mean().unstack("class")
     return grid.reindex(index=runs, columns=classes) * 100

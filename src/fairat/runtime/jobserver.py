@@ -33,7 +33,10 @@ the job's log, exit status and signals; only the interpreter start-up is shared.
   cannot be started, the script simply runs in its own process as before.
 
 This module imports only the standard library (and :mod:`fairat.runtime.gpuslots`, which does too);
-the server imports :data:`PRELOAD`.
+the server imports :data:`PRELOAD`. It stays one module over 400 lines: the client
+(:func:`hand_over`) and the server (:func:`serve`) are the two halves of one private protocol
+(:func:`_send`, :func:`_recv`: pickled messages with file descriptors) that must change together,
+and the client starts the server as ``python -m fairat.runtime.jobserver``.
 """
 
 from __future__ import annotations

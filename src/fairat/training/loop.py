@@ -18,6 +18,12 @@ and the epoch's mean loss).
 
 Randomness is drawn from generators seeded by (seed, epoch), so a resumed run repeats the
 uninterrupted one bit for bit on the CPU.
+
+It stays one module over 400 lines: :func:`train` is the loop read top to bottom, and the
+helpers below it (the epoch step, validation, checkpoint selection, resume and branch states,
+the outputs) are its steps; the one candidate seam, the resume and branch-state helpers, uses
+the loop's lr schedule (:func:`lr_factor`) and logger, so a module of them would import the loop
+back.
 """
 
 from __future__ import annotations
