@@ -270,7 +270,9 @@ def text_files():
         yield ROOT / name
     for root in TEXT_ROOTS:
         for path in sorted((ROOT / root).rglob("*")):
-            ok = path.suffix in TEXT_SUFFIXES and "__pycache__" not in path.parts
+            # build output (pip's egg-info lists the files of the last install) is not ours
+            built = any(p == "__pycache__" or p.endswith(".egg-info") for p in path.parts)
+            ok = path.suffix in TEXT_SUFFIXES and not built
             if ok and path.is_file() and path != Path(__file__).resolve():  # its examples are stale
                 yield path
 
