@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from fairat.config.runs import all_runs, resolve_run, variants
+from fairat.config.runs import RunConfig, all_runs, resolve_run, variants
 from fairat.config.variants import expand_variants, value_tag
 
 BASE = {
@@ -46,6 +48,18 @@ def test_the_same_settings_under_two_names_keep_separate_resume_states():
     # ... but train the same thing: one output-cache entry (the training record is name-free)
     assert a.training_json() == b.training_json()
     assert "copy" not in b.training_json()
+
+
+def test_the_train_job_finds_the_resume_state_the_config_names():
+    """The train job rebuilds the run from its name-free training record and its directory's
+    name; that run keeps its resume state where the run resolved from the config says (what a
+    requeued Slurm job and tests/slurm look for)."""
+    cfg = config({"trades": {"steps": 2}, "copy": {"method": "trades", "beta": 3.0}})
+    for name in ("trades", "copy"):
+        run = resolve_run(cfg, dataset="digits", model="cnn_small", run=name, eps="16/255", seed=0)
+        rebuilt = dataclasses.replace(RunConfig.from_json(run.training_json()), name=name)
+        assert rebuilt.method_params != run.method_params  # defaults filled in
+        assert rebuilt.key() == run.key()
 
 
 def test_a_default_written_out_trains_the_same_run_as_one_left_out():

@@ -255,8 +255,11 @@ class RunConfig:
 
     def key(self) -> str:
         """Hash of what determines training (not the device, the evaluation or compile), name
-        included: the run's resume state (two names never share one)."""
-        text = self.to_json(without=("evaluation", "device", "compile"))
+        included: the run's resume state (two names never share one). Parameters count
+        resolved, so the run as the config gives it and as the train job rebuilds it from
+        :meth:`training_json` have one key."""
+        resolved = dataclasses.replace(self, method_params=self.resolved_params())
+        text = resolved.to_json(without=("evaluation", "device", "compile"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
