@@ -15,7 +15,7 @@ import torch
 
 from fairat.config.runs import RunConfig
 from fairat.data import load_prepared, to_float
-from fairat.evaluation.evaluate import load_view, npz_arrays
+from fairat.evaluation.evaluate import load_view, npz_arrays, run_ident
 from fairat.evaluation.suite import SuiteOutputs, run_suite
 from fairat.runtime.checkpoint import rebuild_damaged_inputs, save_json, save_npz
 from fairat.runtime.logs import log_to
@@ -56,13 +56,7 @@ with log_to(snakemake.log[0]), rebuild_damaged_inputs():  # noqa: F821 (snakemak
                 out.reports["clean"],
             )
         result = {
-            "dataset": run.dataset,
-            "model": run.model,
-            "run": run.name,
-            "method": run.method,
-            "eps": run.eps_label,
-            "seed": run.seed,
-            "checkpoint_epoch": int(state["epoch"]) + 1,
+            **run_ident(run, state),
             "checkpoint": Path(checkpoint).stem,
             "class_names": data.class_names,
             "n_test": len(y),

@@ -119,6 +119,21 @@ def npz_arrays(outputs: SuiteOutputs) -> dict[str, np.ndarray]:
     return arrays
 
 
+def run_ident(run: RunConfig, state: dict) -> dict:
+    """What an evaluation result of a trained run starts with: dataset, model, run, method, eps
+    label, seed and the 1-based epoch of the checkpoint ``state`` (as :func:`load_view` gives
+    it); zoo and external models have ``fairat.config.external.ExternalModel.ident``."""
+    return {
+        "dataset": run.dataset,
+        "model": run.model,
+        "run": run.name,
+        "method": run.method,
+        "eps": run.eps_label,
+        "seed": run.seed,
+        "checkpoint_epoch": int(state["epoch"]) + 1,
+    }
+
+
 def evaluate_outputs(
     run: RunConfig,
     data: SplitData,
@@ -142,20 +157,11 @@ def evaluate_outputs(
     store = EvalStore(
         None if resume_dir is None else Path(resume_dir) / _store_name(run, checkpoint)
     )
-    ident = {
-        "dataset": run.dataset,
-        "model": run.model,
-        "run": run.name,
-        "method": run.method,
-        "eps": run.eps_label,
-        "seed": run.seed,
-        "checkpoint_epoch": int(state["epoch"]) + 1,
-    }
     outputs, result = evaluate_view(
         view,
         data,
         run.evaluation,
-        ident=ident,
+        ident=run_ident(run, state),
         eps=run.eps,
         # the file's stem, last or best, is what evaluation.autoattack_runs selects
         checkpoint=Path(checkpoint).stem,
