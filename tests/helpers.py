@@ -40,9 +40,9 @@ def snakemake_args(workdir: Path, *args: str) -> list[str]:
     ]
 
 
-def checkout(dest: Path) -> Path:
-    """The project's files (tracked, and new ones git does not ignore) copied to ``dest`` as a
-    fresh clone has them, symbolic links kept as links; returns ``dest``."""
+def project_files() -> list[str]:
+    """The project's files as a fresh clone has them: tracked, and new ones git does not ignore
+    (no venv, caches or build output), as paths relative to the repository."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -50,7 +50,13 @@ def checkout(dest: Path) -> Path:
         text=True,
         check=True,
     ).stdout
-    for name in filter(None, listed.split("\0")):
+    return [name for name in listed.split("\0") if name]
+
+
+def checkout(dest: Path) -> Path:
+    """The project's files (:func:`project_files`) copied to ``dest`` as a fresh clone has
+    them, symbolic links kept as links; returns ``dest``."""
+    for name in project_files():
         src, dst = REPO / name, dest / name
         if not src.is_symlink() and not src.is_file():
             continue  # deleted in the working tree

@@ -5,12 +5,11 @@ every file of the repository cites only Markdown files and anchors that the repo
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO
+from helpers import REPO, project_files
 
 from fairat.config.variants import expand_variants
 
@@ -148,14 +147,7 @@ def broken_citations(path: Path, text: str, root: Path = REPO) -> list[str]:
 
 def repository_files() -> list[Path]:
     """The project's text files as a clone has them (tracked and new, not ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    paths = [REPO / name for name in listed.split("\0") if name]
+    paths = [REPO / name for name in project_files()]
     return [p for p in paths if p.is_file() and p.suffix not in {".png", ".pdf", ".lock"}]
 
 

@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import project_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -266,15 +267,16 @@ def resolves(dotted: str, src: Path = SRC) -> bool:
 
 
 def text_files():
-    for name in TEXT_FILES:
-        yield ROOT / name
-    for root in TEXT_ROOTS:
-        for path in sorted((ROOT / root).rglob("*")):
-            # build output (pip's egg-info lists the files of the last install) is not ours
-            built = any(p == "__pycache__" or p.endswith(".egg-info") for p in path.parts)
-            ok = path.suffix in TEXT_SUFFIXES and not built
-            if ok and path.is_file() and path != Path(__file__).resolve():  # its examples are stale
-                yield path
+    """The project's files (as a clone has them: no build output or caches) in TEXT_ROOTS with
+    a text suffix, and TEXT_FILES; not this file, whose examples are stale on purpose."""
+    for name in project_files():
+        path = ROOT / name
+        if name in TEXT_FILES or (
+            name.split("/")[0] in TEXT_ROOTS
+            and path.suffix in TEXT_SUFFIXES
+            and path != Path(__file__).resolve()
+        ):
+            yield path
 
 
 def unresolved(paths) -> list[str]:
